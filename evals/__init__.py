@@ -1,0 +1,1 @@
+"""Measure ingest speed, retrieval quality and (later) answer quality."""

@@ -1,0 +1,1 @@
+"""Turn article files into cleaned, chunked, embedded chunks in a Chroma store."""

@@ -1,0 +1,83 @@
+"""Token-aware chunking with exact character offsets into the article text.
+
+Uses llama-index's ``SentenceSplitter`` (cl100k tokens via tiktoken) with a
+faster sentence tokenizer (:mod:`index.sentences`). Each chunk keeps the
+article's metadata and its ``start_char``/``end_char`` in the cleaned article
+text, so the UI can highlight and deep-link the passage.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from llama_index.core import Document
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import MetadataMode, TextNode
+
+from index.sentences import sentence_pieces
+
+
+def cl100k() -> Callable[[str], list[int]]:
+    """The cl100k_base encoder, loaded from llama-index's bundled cache (offline)."""
+    import llama_index.core
+    import tiktoken
+
+    if "TIKTOKEN_CACHE_DIR" not in os.environ:
+        # tiktoken downloads encodings on first use; llama-index-core ships them.
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(
+            Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache"
+        )
+    enc = tiktoken.get_encoding("cl100k_base")
+    return lambda text: enc.encode(text, disallowed_special=())
+
+
+class Chunker:
+    """Split cleaned articles into overlapping, token-bounded chunks."""
+
+    def __init__(self, *, chunk_size: int, chunk_overlap: int) -> None:
+        """Sizes are in cl100k tokens."""
+        self.tokenize = cl100k()
+        self._splitter = SentenceSplitter(
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            tokenizer=self.tokenize,
+            chunking_tokenizer_fn=sentence_pieces,
+            include_metadata=False,
+            include_prev_next_rel=False,
+        )
+
+    def split(self, doc: Document) -> list[TextNode]:
+        """Chunk one article; node ids are deterministic (article key, index)."""
+        nodes = self._splitter.get_nodes_from_documents([doc])
+        out: list[TextNode] = []
+        cursor = 0
+        for i, node in enumerate(nodes):
+            text = node.get_content(metadata_mode=MetadataMode.NONE)
+            start = node.start_char_idx
+            if start is None or doc.text[start : start + len(text)] != text:
+                # The splitter locates a chunk with str.find from the start, which
+                # can pick an earlier repeat of the same text; search after the previous chunk.
+                start = doc.text.find(text, cursor)
+            if start < 0:
+                raise ValueError(f"chunk {i} of {doc.id_} not found in its article text")
+            cursor = start + 1
+            meta = dict(doc.metadata)
+            meta.update(
+                chunk_index=i,
+                n_chunks=len(nodes),
+                start_char=start,
+                end_char=start + len(text),
+                tokens=len(self.tokenize(text)),
+            )
+            out.append(
+                TextNode(
+                    id_=f"{doc.id_}:{i}",
+                    text=text,
+                    metadata=meta,
+                    start_char_idx=start,
+                    end_char_idx=start + len(text),
+                )
+            )
+        return out

@@ -1,0 +1,233 @@
+"""The Chroma store of chunks: the only module that imports chromadb.
+
+One collection per corpus holds every chunk with its vector, text and
+metadata. Everything the ingest needs to stay idempotent and crash-safe is
+derived from that metadata, so the store is the single source of truth (no
+side manifest that could disagree with it after a crash, or between replicas):
+
+* an article is *complete* when its chunks ``0..n_chunks-1`` all carry the
+  article's current ``content_hash`` and no other chunk of it exists;
+* chunk ids are ``<article key>:<index>``, so rewriting an article overwrites
+  its chunks in place and a rerun after a crash repeats the same upserts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from llama_index.core.schema import MetadataMode, TextNode
+
+from rag.errors import BackendError, ConfigError, IndexNotFound
+from rag.settings import Settings
+
+_READ_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What the store holds of one article."""
+
+    content_hash: str | None
+    n_chunks: int
+    chunk_hashes: dict[int, str]
+
+    @property
+    def complete(self) -> bool:
+        """All chunks of the current version are present, and nothing else."""
+        return (
+            self.content_hash is not None
+            and len(self.chunk_hashes) == self.n_chunks
+            and all(self.chunk_hashes.get(i) == self.content_hash for i in range(self.n_chunks))
+        )
+
+
+@dataclass
+class StoreStats:
+    """Counts over a corpus, for ``rag stats``."""
+
+    corpus: str
+    articles: int = 0
+    chunks: int = 0
+    sources: Counter[str] = field(default_factory=Counter)
+    first_published: str | None = None
+    last_published: str | None = None
+    undated: int = 0
+    near_duplicates: int = 0
+    embedder: str | None = None
+
+
+def make_client(settings: Settings) -> Any:
+    """A Chroma client: HTTP when ``chroma_host`` is set, else embedded on disk."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            token = os.environ.get(settings.chroma_token_env)
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            return chromadb.HttpClient(
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                headers=headers,
+                settings=chroma_settings,
+            )
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises bare Exceptions for connection problems
+        where = (
+            f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
+        )
+        raise BackendError(f"Cannot open the Chroma store at {where}: {exc}") from exc
+
+
+class ChunkStore:
+    """Read and write one corpus's chunks."""
+
+    def __init__(self, settings: Settings, *, client: Any | None = None) -> None:
+        """Use ``client`` if given (tests, servers), else build one from the settings."""
+        self.settings = settings
+        self.client = client if client is not None else make_client(settings)
+        self._collection: Any | None = None
+
+    def collection(self, *, create: bool = False, embedder: str | None = None) -> Any:
+        """The corpus's collection; ``create`` makes it, recording ``embedder``."""
+        if self._collection is None:
+            name = self.settings.corpus
+            try:
+                if create:
+                    self._collection = self.client.get_or_create_collection(
+                        name,
+                        metadata={"embedder": embedder or "unknown"},
+                        configuration={"hnsw": {"space": "cosine"}},
+                    )
+                else:
+                    self._collection = self.client.get_collection(name)
+            except chromadb.errors.NotFoundError as exc:
+                raise IndexNotFound(
+                    f"Corpus '{name}' has no articles yet: run `rag ingest PATH --corpus {name}`"
+                ) from exc
+        if embedder is not None:
+            stored = (self._collection.metadata or {}).get("embedder")
+            if stored not in (None, embedder):
+                raise ConfigError(
+                    f"Corpus '{self.settings.corpus}' was embedded with {stored}, not {embedder}: "
+                    "use the same embed_backend/embed_model, or another corpus name"
+                )
+        return self._collection
+
+    def exists(self) -> bool:
+        """True if the corpus has been created."""
+        try:
+            self.collection()
+        except IndexNotFound:
+            return False
+        return True
+
+    def article_states(self, keys: Sequence[str]) -> dict[str, ArticleState]:
+        """The stored state of each of ``keys`` that has any chunk."""
+        col = self.collection()
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(keys), _READ_BATCH):
+            batch = list(keys[i : i + _READ_BATCH])
+            res = col.get(where={"document_id": {"$in": batch}}, include=["metadatas"])
+            for meta in res["metadatas"]:
+                st = found.setdefault(meta["document_id"], {"hash": None, "n": 0, "chunks": {}})
+                st["chunks"][int(meta["chunk_index"])] = meta["content_hash"]
+                if meta["chunk_index"] == 0:
+                    st["hash"], st["n"] = meta["content_hash"], int(meta["n_chunks"])
+        return {
+            k: ArticleState(content_hash=v["hash"], n_chunks=v["n"], chunk_hashes=v["chunks"])
+            for k, v in found.items()
+        }
+
+    def write(
+        self,
+        nodes: Sequence[TextNode],
+        embeddings: Sequence[Sequence[float]],
+        stale_ids: Iterable[str] = (),
+    ) -> None:
+        """Upsert chunks, then remove ``stale_ids`` (chunks of older versions).
+
+        Upsert before delete: a crash in between leaves a superseded tail that
+        the next run sees as incomplete and removes, never a missing article.
+        """
+        col = self.collection()
+        limit = self.client.get_max_batch_size()
+        try:
+            for i in range(0, len(nodes), limit):
+                part = nodes[i : i + limit]
+                col.upsert(
+                    ids=[n.node_id for n in part],
+                    embeddings=[list(e) for e in embeddings[i : i + limit]],
+                    documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+                    metadatas=[_clean_meta(n.metadata) for n in part],
+                )
+            stale = list(stale_ids)
+            if stale:
+                col.delete(ids=stale)
+        except Exception as exc:
+            raise BackendError(f"Writing to Chroma collection '{self.settings.corpus}' failed: {exc}") from exc
+
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        if ids:
+            self.collection().delete(ids=list(ids))
+
+    def delete_articles(self, where: Mapping[str, Any]) -> tuple[int, int]:
+        """Delete every chunk matching a metadata filter; returns (articles, chunks)."""
+        col = self.collection()
+        res = col.get(where=dict(where), include=["metadatas"])
+        ids = res["ids"]
+        articles = {m["document_id"] for m in res["metadatas"]}
+        for i in range(0, len(ids), self.client.get_max_batch_size()):
+            col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
+        return len(articles), len(ids)
+
+    def first_chunks(self) -> list[dict[str, Any]]:
+        """Metadata of chunk 0 of every article (one row per article)."""
+        res = self.collection().get(where={"chunk_index": 0}, include=["metadatas"])
+        return list(res["metadatas"])
+
+    def signatures(self) -> dict[str, str]:
+        """Stored MinHash signatures by article key."""
+        return {m["document_id"]: m["minhash"] for m in self.first_chunks() if m.get("minhash")}
+
+    def stats(self) -> StoreStats:
+        """Articles, chunks, sources and date range of the corpus."""
+        col = self.collection()
+        firsts = self.first_chunks()
+        dates = sorted(m["published"] for m in firsts if m.get("published"))
+        return StoreStats(
+            corpus=self.settings.corpus,
+            articles=len(firsts),
+            chunks=col.count(),
+            sources=Counter(m.get("source") or "(none)" for m in firsts),
+            first_published=dates[0] if dates else None,
+            last_published=dates[-1] if dates else None,
+            undated=len(firsts) - len(dates),
+            near_duplicates=sum(1 for m in firsts if m.get("near_dup_of")),
+            embedder=(col.metadata or {}).get("embedder"),
+        )
+
+    def dump(self) -> dict[str, tuple[str, dict[str, Any], list[float]]]:
+        """Every chunk as ``id -> (text, metadata, embedding)``; for tests and audits."""
+        col = self.collection()
+        out: dict[str, tuple[str, dict[str, Any], list[float]]] = {}
+        total = col.count()
+        for offset in range(0, total, 5000):
+            res = col.get(
+                include=["documents", "metadatas", "embeddings"], limit=5000, offset=offset
+            )
+            for i, cid in enumerate(res["ids"]):
+                out[cid] = (res["documents"][i], res["metadatas"][i], list(res["embeddings"][i]))
+        return out
+
+
+def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    # Chroma accepts only str, int, float and bool values, and no None.
+    return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))}

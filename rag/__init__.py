@@ -1,0 +1,1 @@
+"""Turn a question into a cited, verified answer over the stored news articles."""

@@ -1,0 +1,175 @@
+"""The ``rag`` command: ingest, delete and inspect a corpus.
+
+Errors of ours (:class:`~rag.errors.RagError`) are printed as one line and
+exit with status 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.errors import RagError
+from rag.settings import Settings, load_settings
+
+
+def sample_dir() -> Path:
+    """The bundled sample corpus (one news article)."""
+    return Path(str(resources.files("index") / "sample"))
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file.")
+@click.option("--corpus", help="Corpus (collection) name.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the store lives.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, corpus: str | None, data_dir: str | None) -> None:
+    """Question answering over news articles, with verified citations."""
+    ctx.obj = lambda **extra: load_settings(config, corpus=corpus, data_dir=data_dir, **extra)
+
+
+def _settings(ctx: click.Context, **extra: Any) -> Settings:
+    loader: Callable[..., Settings] = ctx.obj
+    return loader(**extra)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--sample", is_flag=True, help="Ingest the bundled sample article.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--skip-near-duplicates/--keep-near-duplicates",
+    default=None,
+    help="Skip articles that nearly duplicate a stored one (default: keep and report).",
+)
+@click.pass_context
+def ingest(
+    ctx: click.Context, paths: tuple[Path, ...], sample: bool, quiet: bool, skip_near_duplicates: bool | None
+) -> None:
+    """Load, clean, chunk and embed the articles under PATHS.
+
+    PATHS are JSONL, .txt, .md, .html or .pdf files, or directories of them.
+    Unchanged articles are skipped; changed ones are replaced. The exit status
+    is 1 if any file or record could not be ingested (the rest is stored).
+    """
+    from index.ingest import ingest as run_ingest
+
+    settings = _settings(ctx, skip_near_duplicates=skip_near_duplicates)
+    targets = list(paths) + ([sample_dir()] if sample else [])
+    if not targets:
+        raise click.UsageError("Give PATHS to ingest, or --sample")
+    show = not quiet and sys.stderr.isatty()
+    bars: list[Any] = []
+
+    def progress(total: int) -> Callable[[int], None]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="article", disable=not show, file=sys.stderr)
+        bars.append(bar)
+        return bar.update
+
+    try:
+        report = run_ingest(targets, settings, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    _print_report(report, settings)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _print_report(report: Any, settings: Settings) -> None:
+    rate = report.articles_seen / report.seconds if report.seconds else 0.0
+    click.echo(
+        f"{report.articles_seen} articles read in {report.seconds:.1f} s ({rate:.1f}/s) into "
+        f"corpus '{settings.corpus}': {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged"
+        + (f", {report.repaired} repaired" if report.repaired else "")
+        + f"; {report.chunks_written} chunks ({report.tokens_written:,} tokens) embedded."
+    )
+    removed = sum(report.cleaning.lines.values())
+    if removed:
+        parts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.cleaning.lines.items()))
+        click.echo(f"Cleaning removed {removed} boilerplate lines ({parts}).")
+    if report.near_duplicates:
+        verb = "skipped" if report.near_duplicates[0].skipped else "kept"
+        click.echo(f"{len(report.near_duplicates)} near-duplicate articles ({verb}):")
+        for nd in report.near_duplicates[:20]:
+            click.echo(f"  {nd.title[:70]!r} ~ {nd.of_key} (similarity {nd.similarity:.2f})")
+        if len(report.near_duplicates) > 20:
+            click.echo(f"  ... and {len(report.near_duplicates) - 20} more")
+    if report.skipped_files:
+        click.echo(f"{len(report.skipped_files)} files skipped (not an article format).")
+    if report.errors:
+        click.secho(f"{len(report.errors)} inputs could not be ingested:", fg="red", err=True)
+        for err in report.errors:
+            click.echo(f"  {err}", err=True)
+
+
+@cli.command()
+@click.option("--id", "ids", multiple=True, help="Article id (as given, or the stored key).")
+@click.option("--url", "urls", multiple=True, help="Article URL.")
+@click.option("--source", "sources", multiple=True, help="Every article of this source (outlet).")
+@click.pass_context
+def delete(ctx: click.Context, ids: tuple[str, ...], urls: tuple[str, ...], sources: tuple[str, ...]) -> None:
+    """Delete articles by id, URL or source."""
+    from index.store import ChunkStore
+
+    if not (ids or urls or sources):
+        raise click.UsageError("Say what to delete: --id, --url or --source")
+    store = ChunkStore(_settings(ctx))
+    total_articles = total_chunks = 0
+    filters: list[dict[str, Any]] = []
+    for value in ids:
+        filters += [{"article_id": value}, {"document_id": value}]
+    filters += [{"url": u} for u in urls]
+    filters += [{"source": s} for s in sources]
+    for where in filters:
+        a, c = store.delete_articles(where)
+        total_articles += a
+        total_chunks += c
+    click.echo(f"Deleted {total_articles} articles ({total_chunks} chunks).")
+    if total_articles == 0:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Articles, chunks, sources and date range of the corpus."""
+    from index.store import ChunkStore
+
+    st = ChunkStore(_settings(ctx)).stats()
+    if as_json:
+        click.echo(json.dumps({**st.__dict__, "sources": dict(st.sources)}, indent=2))
+        return
+    click.echo(f"Corpus '{st.corpus}' ({st.embedder})")
+    click.echo(f"  articles:  {st.articles}")
+    click.echo(f"  chunks:    {st.chunks}")
+    click.echo(f"  published: {st.first_published or '-'} .. {st.last_published or '-'}"
+               + (f" ({st.undated} undated)" if st.undated else ""))
+    click.echo(f"  near-duplicates: {st.near_duplicates}")
+    click.echo(f"  sources ({len(st.sources)}):")
+    for source, n in st.sources.most_common(10):
+        click.echo(f"    {n:6d}  {source}")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()

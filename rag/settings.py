@@ -1,0 +1,179 @@
+"""The one settings object, loaded once at the edge and passed down.
+
+Precedence: explicit overrides (CLI flags) > ``RAG_*`` environment variables >
+TOML file (``--config``, ``RAG_CONFIG`` or ``./rag.toml``) > defaults.
+Secrets are never stored here: the settings hold the *names* of the
+environment variables that carry them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rag.errors import ConfigError
+
+_CORPUS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$")
+
+
+class Settings(BaseSettings):
+    """Every tunable of ingest and retrieval, each with a default and a description."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("rag")),
+        description="Where the embedded Chroma store and caches live.",
+    )
+    corpus: str = Field("news", description="Corpus name: the Chroma collection of its chunks.")
+
+    embed_backend: Literal["local", "openai"] = Field(
+        "local",
+        description="'local': bundled all-MiniLM-L6-v2, offline. 'openai': OpenAI-compatible API.",
+    )
+    embed_model: str = Field(
+        "",
+        description="Model name or path; empty means the backend's default "
+        "(bundled all-MiniLM-L6-v2 / text-embedding-3-small).",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    openai_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible API (vLLM, Ollama, llama.cpp)."
+    )
+    openai_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the API key."
+    )
+
+    chunk_size: int = Field(
+        256,
+        ge=32,
+        le=8192,
+        description="Chunk size in cl100k tokens; all-MiniLM-L6-v2 reads only 256 word pieces.",
+    )
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, in tokens.")
+
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset means the embedded persistent store."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use TLS to reach the Chroma server.")
+    chroma_token_env: str = Field(
+        "CHROMA_AUTH_TOKEN",
+        description="Name of the environment variable holding the Chroma server's token.",
+    )
+
+    clean_boilerplate: bool = Field(
+        True, description="Remove ad, video-player, newsletter and repeated template lines."
+    )
+    skip_near_duplicates: bool = Field(
+        False, description="Skip articles that nearly duplicate one already stored."
+    )
+    near_duplicate_threshold: float = Field(
+        0.8, gt=0.0, le=1.0, description="Estimated Jaccard similarity that marks a near-duplicate."
+    )
+    max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are refused.")
+    max_article_chars: int = Field(
+        2_000_000, ge=100, description="Articles (or JSONL lines) longer than this are refused."
+    )
+    jsonl_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Map of our field names (id, url, title, source, published, authors, text) "
+        "to the names used in your JSONL, e.g. {text = 'body'}.",
+    )
+
+    @field_validator("corpus")
+    @classmethod
+    def _corpus_name(cls, value: str) -> str:
+        if not _CORPUS_NAME.match(value):
+            raise ValueError(
+                "3-63 characters of letters, digits, '.', '_' or '-', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("jsonl_fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"id", "url", "title", "source", "published", "authors", "text"}
+        if unknown:
+            raise ValueError(f"unknown article field(s) {sorted(unknown)}")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be below chunk_size ({self.chunk_size})"
+            )
+        return self
+
+    @property
+    def chroma_path(self) -> Path:
+        """Directory of the embedded persistent Chroma store."""
+        return self.data_dir / "chroma"
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings from overrides, environment, and a TOML file.
+
+    The TOML file is ``config`` if given, else ``$RAG_CONFIG``, else ``./rag.toml``
+    when it exists. Overrides whose value is ``None`` are ignored, so CLI flags
+    that were not given fall through to the other sources.
+    """
+    path = config or os.environ.get("RAG_CONFIG")
+    if path is None and Path("rag.toml").is_file():
+        path = "rag.toml"
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"Config file {path} not found: fix --config or RAG_CONFIG")
+    toml_file = path
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            if toml_file is None:
+                return (init_settings, env_settings)
+            return (
+                init_settings,
+                env_settings,
+                TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            )
+
+    try:
+        return _Loaded(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+
+
+def _describe(exc: ValidationError, path: Path | str | None) -> str:
+    """One line per bad setting, naming the key, the problem and where it came from."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"Unknown setting '{key}' (in {path or 'the environment'})")
+        else:
+            lines.append(f"Setting '{key}': {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)

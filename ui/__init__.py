@@ -1,0 +1,1 @@
+"""Serve the chat and the HTTP API (built in a later issue; see README)."""

@@ -50,7 +50,10 @@ class Chunker:
 
     def split(self, doc: Document) -> list[TextNode]:
         """Chunk one article; node ids are deterministic (article key, index)."""
-        nodes = self._splitter.get_nodes_from_documents([doc])
+        # Split a metadata-free copy: the splitter otherwise reserves room for the
+        # metadata inside every chunk, though only chunk text is embedded.
+        bare = Document(id_=doc.id_, text=doc.text)
+        nodes = self._splitter.get_nodes_from_documents([bare])
         out: list[TextNode] = []
         cursor = 0
         for i, node in enumerate(nodes):

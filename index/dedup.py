@@ -16,6 +16,8 @@ from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 64
 _SHINGLE = 5
+# 32-bit hash values, so a signature packs into 4 bytes per permutation.
+_SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
 
 
@@ -30,7 +32,7 @@ def signature(text: str) -> MinHash:
         shingles = [" ".join(words).encode()]
     else:
         shingles = [" ".join(words[i : i + _SHINGLE]).encode() for i in range(len(words) - _SHINGLE + 1)]
-    m = MinHash(num_perm=NUM_PERM, hashfunc=_hash, seed=1)
+    m = MinHash(num_perm=NUM_PERM, hashfunc=_hash, seed=1, scheme=_SCHEME)
     m.update_batch(shingles)
     return m
 
@@ -43,7 +45,7 @@ def encode(m: MinHash) -> str:
 def decode(text: str) -> MinHash:
     """Inverse of :func:`encode`."""
     values = np.frombuffer(base64.b64decode(text), dtype=np.uint32).astype(np.uint64)
-    return MinHash(num_perm=NUM_PERM, hashfunc=_hash, seed=1, hashvalues=values)
+    return MinHash(num_perm=NUM_PERM, hashfunc=_hash, seed=1, hashvalues=values, scheme=_SCHEME)
 
 
 class NearDuplicates:

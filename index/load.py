@@ -148,7 +148,12 @@ def _iter_jsonl(path: Path, settings: Settings) -> Iterator[LoadItem]:
             seen_any = True
             try:
                 if len(raw) > settings.max_article_chars * 4:
-                    raise InputError(path, f"line of {len(raw)} bytes is too long", line=lineno)
+                    raise InputError(
+                        path,
+                        f"line of {len(raw):,} bytes is too long for max_article_chars="
+                        f"{settings.max_article_chars:,}",
+                        line=lineno,
+                    )
                 text = _decode(path, raw, line=lineno)
                 try:
                     record = json.loads(text)

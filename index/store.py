@@ -214,6 +214,12 @@ class ChunkStore:
             embedder=(col.metadata or {}).get("embedder"),
         )
 
+    def vector_store(self) -> Any:
+        """The corpus as a llama-index ``ChromaVectorStore``, for retrievers."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.collection())
+
     def dump(self) -> dict[str, tuple[str, dict[str, Any], list[float]]]:
         """Every chunk as ``id -> (text, metadata, embedding)``; for tests and audits."""
         col = self.collection()
@@ -231,3 +237,4 @@ class ChunkStore:
 def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     # Chroma accepts only str, int, float and bool values, and no None.
     return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))}
+

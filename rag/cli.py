@@ -173,3 +173,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 def main() -> None:
     """Console entry point."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     )
     corpus: str = Field("news", description="Corpus name: the Chroma collection of its chunks.")
 
-    embed_backend: Literal["local", "openai"] = Field(
+    embed_backend: str = Field(
         "local",
-        description="'local': bundled all-MiniLM-L6-v2, offline. 'openai': OpenAI-compatible API.",
+        description="'local': bundled all-MiniLM-L6-v2, offline. 'openai': OpenAI-compatible API. "
+        "Checked against the registered backends when the embedder is built.",
     )
     embed_model: str = Field(
         "",

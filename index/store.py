@@ -14,8 +14,9 @@ side manifest that could disagree with it after a crash, or between replicas):
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,6 +160,7 @@ class ChunkStore:
         col = self.collection()
         limit = self.client.get_max_batch_size()
         try:
+            self._bump_version()
             for i in range(0, len(nodes), limit):
                 part = nodes[i : i + limit]
                 col.upsert(
@@ -170,13 +172,16 @@ class ChunkStore:
             stale = list(stale_ids)
             if stale:
                 col.delete(ids=stale)
+            self._bump_version()
         except Exception as exc:
             raise BackendError(f"Writing to Chroma collection '{self.settings.corpus}' failed: {exc}") from exc
 
     def delete_chunks(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
+            self._bump_version()
             self.collection().delete(ids=list(ids))
+            self._bump_version()
 
     def delete_articles(self, where: Mapping[str, Any]) -> tuple[int, int]:
         """Delete every chunk matching a metadata filter; returns (articles, chunks)."""
@@ -184,9 +189,56 @@ class ChunkStore:
         res = col.get(where=dict(where), include=["metadatas"])
         ids = res["ids"]
         articles = {m["document_id"] for m in res["metadatas"]}
-        for i in range(0, len(ids), self.client.get_max_batch_size()):
-            col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
+        if ids:
+            self._bump_version()
+            for i in range(0, len(ids), self.client.get_max_batch_size()):
+                col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
+            self._bump_version()
         return len(articles), len(ids)
+
+    def version(self) -> str:
+        """The corpus's change marker; differs after any write or delete.
+
+        Read fresh from the server each time, so another process's (or
+        replica's) changes are seen at once.
+        """
+        col = self.client.get_collection(self.settings.corpus)
+        return str((col.metadata or {}).get("version", "0"))
+
+    def _bump_version(self) -> None:
+        # Bumped before and after each change: a reader that built a derived
+        # index (BM25) while a change was under way sees a newer version later.
+        col = self.collection()
+        meta = dict(col.metadata or {})
+        meta["version"] = uuid.uuid4().hex
+        col.modify(metadata=meta)
+
+    def iter_chunks(self, batch: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every chunk as ``(id, text, metadata)``, in pages."""
+        col = self.collection()
+        offset = 0
+        while True:
+            res = col.get(include=["documents", "metadatas"], limit=batch, offset=offset)
+            if not res["ids"]:
+                return
+            yield from zip(res["ids"], res["documents"], res["metadatas"])
+            offset += len(res["ids"])
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, TextNode]:
+        """Chunks by id, as llama-index nodes (missing ids are left out)."""
+        if not ids:
+            return {}
+        res = self.collection().get(ids=list(ids), include=["documents", "metadatas"])
+        return {
+            cid: TextNode(
+                id_=cid,
+                text=text,
+                metadata=meta,
+                start_char_idx=meta.get("start_char"),
+                end_char_idx=meta.get("end_char"),
+            )
+            for cid, text, meta in zip(res["ids"], res["documents"], res["metadatas"])
+        }
 
     def first_chunks(self) -> list[dict[str, Any]]:
         """Metadata of chunk 0 of every article (one row per article)."""

@@ -170,6 +170,63 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"    {n:6d}  {source}")
 
 
+@cli.command()
+@click.argument("question")
+@click.option("--generator", help="extractive (default), openai or local.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before.")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Reference date: favour news of the days before.")
+@click.option("--json", "as_json", is_flag=True, help="The whole Answer as JSON.")
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    generator: str | None,
+    date_from: Any,
+    date_to: Any,
+    sources: tuple[str, ...],
+    as_of: Any,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the corpus, with verified citations."""
+    from rag.pipeline import Engine
+    from rag.types import Answer, Filters
+
+    engine = Engine(_settings(ctx, generator=generator))
+    filters = Filters(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        sources=sources,
+        reference_date=as_of.date() if as_of else None,
+    )
+    answer: Answer | None = None
+    for piece in engine.ask_stream(question, filters=filters):
+        if isinstance(piece, Answer):
+            answer = piece
+    assert answer is not None
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, default=str))
+        return
+    click.echo(answer.text)
+    shown = answer.citations or tuple()
+    if answer.refused and answer.passages:
+        click.echo("\nClosest passages:")
+        for p in answer.passages:
+            click.echo(f"  - {p.title} ({p.source or 'no source'}, {p.published or 'undated'}) {p.url}")
+    for c in shown:
+        p = c.passage
+        click.echo(f"\n[{c.n}] {p.title} ({p.source or 'no source'}, {p.published or 'undated'})")
+        for start, end in c.spans:
+            click.echo(f"    \u201c{p.text[start:end].strip()}\u201d")
+        if c.deep_link:
+            click.echo(f"    {c.deep_link}")
+    dropped = [v for v in answer.sentences if v.status == "unsupported"]
+    if dropped:
+        click.echo(f"\n({len(dropped)} unsupported sentence(s) removed)")
+    click.echo(f"\n[{answer.generator}, {answer.timings.get('total_ms', 0):.0f} ms]", err=True)
+
+
 def main() -> None:
     """Console entry point."""
     cli()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -77,6 +77,33 @@ class Settings(BaseSettings):
     chroma_token_env: str = Field(
         "CHROMA_AUTH_TOKEN",
         description="Name of the environment variable holding the Chroma server's token.",
+    )
+
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="How passages are found: dense + BM25 fused, or one of them."
+    )
+    top_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question.")
+    recency_weight: float = Field(
+        0.5, ge=0.0, description="Boost for articles published shortly before the reference date."
+    )
+    refusal_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Below this evidence score (share of the question's key words found in one "
+        "sentence) the answer is that the articles do not say.",
+    )
+    generator: str = Field(
+        "extractive", description="'extractive' (offline), 'openai' (any OpenAI-compatible API), 'local' (GGUF)."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible API.")
+    llm_model_path: str | None = Field(None, description="GGUF file for the 'local' generator.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM call is abandoned.")
+    llm_retries: int = Field(2, ge=0, le=10, description="Retries (with backoff) of a failed LLM call.")
+    llm_context_tokens: int = Field(8192, ge=512, description="The model's context window, in tokens.")
+    llm_max_tokens: int = Field(400, ge=16, description="Longest answer, in tokens.")
+    llm_fallback: bool = Field(
+        True, description="When the LLM fails, answer extractively (and say so) instead of erroring."
     )
 
     clean_boilerplate: bool = Field(

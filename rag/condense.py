@@ -1,0 +1,51 @@
+"""Turn a follow-up question into a standalone one before retrieval.
+
+With an LLM generator the model rewrites it (a condense prompt). Offline, a
+deterministic rewrite carries the earlier turn's key terms: a question that
+leans on the conversation (pronouns, "and ...", "what about ...", or too few
+words of its own) gets the names and content words of the previous question
+appended, so retrieval still finds the story being discussed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.verify import content_words
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|then)\b|\b(he|she|it|they|them|his|her|its|their|this|that|"
+    r"these|those|there)\b",
+    re.IGNORECASE,
+)
+_MIN_OWN_WORDS = 3
+_CARRY = 8
+
+
+def offline_condense(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """``question`` with the previous turn's key terms when it depends on them."""
+    if not history:
+        return question
+    own = content_words(question)
+    if len(own) >= _MIN_OWN_WORDS + 2 and not _FOLLOW_UP.search(question):
+        return question
+    previous_q = history[-1][0]
+    carried = [w for w in _key_terms(previous_q) if w.lower() not in {o.lower() for o in own}]
+    if not carried:
+        return question
+    return f"{question.rstrip()} ({' '.join(carried[:_CARRY])})"
+
+
+def _key_terms(text: str) -> list[str]:
+    # Names first (they identify the story), then other content words, in order.
+    names = re.findall(r"\b[A-Z][a-zA-Z'\u2019-]+(?:\s+[A-Z][a-zA-Z'\u2019-]+)*", text)
+    terms: list[str] = []
+    seen: set[str] = set()
+    for term in names + content_words(text):
+        key = term.lower()
+        if key in seen or key in {"what", "who", "which", "when", "where", "how", "why"}:
+            continue
+        seen.add(key)
+        terms.append(term)
+    return terms

@@ -1,0 +1,66 @@
+"""Score the sentences of retrieved passages as answers to a question.
+
+Shared by the extractive generator (which quotes the best sentences) and by
+the refusal decision (weak best evidence means the articles do not say).
+A sentence scores by the IDF-weighted share of the question's content words it
+contains, with IDF over the retrieved sentences so that the words that single
+out an answer weigh most; passage rank breaks near-ties.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from index.sentences import sentence_spans
+from rag.types import Passage
+from rag.verify import stems, content_words
+
+_MIN_WORDS = 4
+_MAX_WORDS = 90
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a passage with its score as an answer."""
+
+    passage: Passage
+    start: int
+    end: int
+    score: float
+    stems: frozenset[str]
+
+    @property
+    def text(self) -> str:
+        """The sentence as it stands in the passage."""
+        return self.passage.text[self.start : self.end]
+
+
+def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
+    """Every usable sentence of ``passages``, best answer first."""
+    q_stems = set(stems(content_words(question)))
+    if not q_stems:
+        return []
+    candidates: list[tuple[Passage, int, int, frozenset[str]]] = []
+    for p in passages:
+        for s, e in sentence_spans(p.text):
+            words = content_words(p.text[s:e])
+            n_words = len(p.text[s:e].split())
+            if n_words < _MIN_WORDS or n_words > _MAX_WORDS:
+                continue
+            candidates.append((p, s, e, frozenset(stems(words))))
+    if not candidates:
+        return []
+    df = Counter(t for *_, words in candidates for t in words & q_stems)
+    n = len(candidates)
+    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_stems}
+    total = sum(idf.values())
+    out = []
+    for p, s, e, words in candidates:
+        cover = sum(idf[t] for t in words & q_stems) / total
+        prior = 1.0 / (1.0 + 0.03 * (p.n - 1))
+        out.append(ScoredSentence(p, s, e, cover * prior, words))
+    out.sort(key=lambda x: (-x.score, x.passage.n, x.start))
+    return out

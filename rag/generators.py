@@ -1,0 +1,245 @@
+"""Answer generators: extractive (offline default), OpenAI-compatible, local GGUF.
+
+A generator turns a question and numbered passages into answer text with
+``[n]`` markers. Whatever it writes is verified afterwards (:mod:`rag.verify`),
+so a generator is trusted for nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, ClassVar
+
+from rag.errors import BackendError, BackendUnavailable, ConfigError
+from rag.evidence import rank_sentences
+from rag.prompt import CONDENSE, REFUSAL, build_prompt
+from rag.settings import Settings
+from rag.types import Passage
+from rag.verify import STOPWORDS, with_markers
+
+_MAX_SENTENCES = 2
+# A second sentence must score at least this share of the best one.
+_SECOND_SENTENCE = 0.75
+
+
+class Generator(ABC):
+    """Writes an answer from numbered passages."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        """Yield the answer text in pieces as it is produced."""
+
+    def generate(self, question: str, passages: Sequence[Passage]) -> str:
+        """The whole answer text."""
+        return "".join(self.stream(question, passages))
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
+        """Rewrite a follow-up into a standalone question, or None to use the offline rewrite."""
+        return None
+
+
+def format_date(iso: str) -> str:
+    """``2026-02-04`` -> ``4 Feb 2026``."""
+    d = date.fromisoformat(iso)
+    return f"{d.day} {d.strftime('%b')} {d.year}"
+
+
+class ExtractiveGenerator(Generator):
+    """Quotes the passage sentences that best answer the question. Deterministic."""
+
+    name = "extractive"
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        """Yield one sentence at a time."""
+        ranked = rank_sentences(question, passages)
+        if not ranked:
+            yield REFUSAL
+            return
+        chosen = [ranked[0]]
+        for cand in ranked[1:]:
+            if len(chosen) >= _MAX_SENTENCES or cand.score < _SECOND_SENTENCE * ranked[0].score:
+                break
+            if any(_overlap(cand.stems, c.stems) > 0.5 for c in chosen):
+                continue
+            chosen.append(cand)
+        for i, sent in enumerate(chosen):
+            text = sent.text
+            if i == 0 and sent.passage.published:
+                text = f"As of {format_date(sent.passage.published)}, {_lower_first(text)}"
+            yield (" " if i else "") + with_markers(text, [sent.passage.n])
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def _lower_first(text: str) -> str:
+    first, _, rest = text.partition(" ")
+    if first.lower() in STOPWORDS and not first.isupper():
+        return first.lower() + " " + rest
+    return text
+
+
+class OpenAIGenerator(Generator):
+    """Any OpenAI-compatible chat API: OpenAI, vLLM, Ollama, llama.cpp's server."""
+
+    name = "openai"
+
+    def __init__(self, *, settings: Settings, client: Any | None = None) -> None:
+        """``client`` (an ``openai.OpenAI``) may be given; else one is built from settings."""
+        self.settings = settings
+        if client is None:
+            import openai
+
+            key = os.environ.get(settings.openai_api_key_env)
+            if not key and not settings.openai_base_url:
+                raise BackendUnavailable(
+                    f"No OpenAI key: set {settings.openai_api_key_env}, or openai_base_url for a local server"
+                )
+            client = openai.OpenAI(
+                api_key=key or "not-needed",
+                base_url=settings.openai_base_url,
+                timeout=settings.llm_timeout,
+                max_retries=settings.llm_retries,
+            )
+        self.client = client
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        """Stream the model's answer; passages are fitted to the context window."""
+        prompt = build_prompt(
+            question, passages, context_tokens=self.settings.llm_context_tokens,
+            answer_tokens=self.settings.llm_max_tokens,
+        )
+        with _mapped_errors(self.settings):
+            chunks = self.client.chat.completions.create(
+                model=self.settings.llm_model,
+                messages=prompt.messages,
+                max_tokens=self.settings.llm_max_tokens,
+                temperature=0.0,
+                stream=True,
+            )
+            for chunk in chunks:
+                if not getattr(chunk, "choices", None):
+                    continue
+                delta = chunk.choices[0].delta.content
+                if delta:
+                    yield delta
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
+        """Ask the model for a standalone question (one short completion)."""
+        convo = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-3:])
+        with _mapped_errors(self.settings):
+            res = self.client.chat.completions.create(
+                model=self.settings.llm_model,
+                messages=[{"role": "user", "content": CONDENSE.format(history=convo, question=question)}],
+                max_tokens=64,
+                temperature=0.0,
+            )
+        text = (res.choices[0].message.content or "").strip().split("\n")[0].strip()
+        return text or None
+
+
+@contextmanager
+def _mapped_errors(settings: Settings) -> Iterator[None]:
+    """Translate the openai client's errors into ours, naming the server."""
+    import openai
+
+    where = settings.openai_base_url or "api.openai.com"
+    try:
+        yield
+    except openai.AuthenticationError as exc:
+        raise BackendUnavailable(
+            f"The LLM server at {where} refused the key: check {settings.openai_api_key_env}"
+        ) from exc
+    except openai.NotFoundError as exc:
+        raise ConfigError(f"Model '{settings.llm_model}' not found at {where}: check llm_model") from exc
+    except openai.APITimeoutError as exc:
+        raise BackendError(f"The LLM server at {where} timed out after {settings.llm_timeout:g} s") from exc
+    except openai.APIConnectionError as exc:
+        raise BackendError(f"Cannot reach the LLM server at {where}: is it running?") from exc
+    except openai.APIStatusError as exc:
+        raise BackendError(f"The LLM server at {where} answered {exc.status_code}: {exc.message}") from exc
+    except openai.APIError as exc:  # malformed responses and the like
+        raise BackendError(f"The LLM server at {where} sent a bad response: {exc}") from exc
+
+
+class LocalGenerator(OpenAIGenerator):
+    """A GGUF model run in-process by llama-cpp-python (``pip install 'newsrag[local]'``)."""
+
+    name = "local"
+
+    def __init__(self, *, settings: Settings, client: Any | None = None) -> None:
+        """Load ``llm_model_path`` with llama-cpp-python."""
+        if client is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise BackendUnavailable("The local generator needs llama-cpp-python: pip install 'newsrag[local]'") from exc
+            if not settings.llm_model_path:
+                raise ConfigError("The local generator needs llm_model_path (a .gguf file)")
+            llama = Llama(model_path=settings.llm_model_path, n_ctx=settings.llm_context_tokens, verbose=False)
+            client = _LlamaAsOpenAI(llama)
+        super().__init__(settings=settings, client=client)
+
+
+class _LlamaAsOpenAI:
+    """Adapts ``llama_cpp.Llama`` to the slice of the OpenAI client we use."""
+
+    def __init__(self, llama: Any) -> None:
+        self.chat = self
+        self.completions = self
+        self._llama = llama
+
+    def create(self, *, model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float,
+               stream: bool = False) -> Any:
+        from types import SimpleNamespace
+
+        out = self._llama.create_chat_completion(
+            messages=messages, max_tokens=max_tokens, temperature=temperature, stream=stream
+        )
+        if not stream:
+            return SimpleNamespace(
+                choices=[SimpleNamespace(message=SimpleNamespace(content=out["choices"][0]["message"]["content"]))]
+            )
+        return (
+            SimpleNamespace(choices=[SimpleNamespace(delta=SimpleNamespace(content=c["choices"][0]["delta"].get("content")))])
+            for c in out
+        )
+
+
+GeneratorFactory = Callable[[Settings], Generator]
+_FACTORIES: dict[str, GeneratorFactory] = {
+    "extractive": lambda settings: ExtractiveGenerator(),
+    "openai": lambda settings: OpenAIGenerator(settings=settings),
+    "local": lambda settings: LocalGenerator(settings=settings),
+}
+
+
+def register(name: str, factory: GeneratorFactory) -> None:
+    """Make ``factory`` available as ``generator = name``."""
+    _FACTORIES[name] = factory
+
+
+def unregister(name: str) -> None:
+    """Remove a generator added with :func:`register`."""
+    _FACTORIES.pop(name, None)
+
+
+def make_generator(settings: Settings) -> Generator:
+    """Build the generator the settings name."""
+    factory = _FACTORIES.get(settings.generator)
+    if factory is None:
+        raise ConfigError(f"Unknown generator '{settings.generator}'; known: {', '.join(sorted(_FACTORIES))}")
+    return factory(settings)
+
+
+def elapsed(start: float) -> float:
+    """Milliseconds since ``start`` (a ``perf_counter`` reading)."""
+    return round((time.perf_counter() - start) * 1000, 1)

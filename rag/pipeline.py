@@ -1,0 +1,197 @@
+"""Question -> cited, verified Answer. The one path the CLI, UI, API and evals use.
+
+    standalone question (condense a follow-up)
+      -> hybrid retrieval with filters -> numbered passages
+      -> weak evidence? refuse, listing the closest passages
+      -> generator writes text with [n] markers (streamed)
+      -> every sentence verified against what it cites; unsupported ones dropped
+      -> nothing survives? refuse
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from index.embed import make_embedder
+from index.store import ChunkStore
+from rag.bm25 import BM25Index
+from rag.condense import offline_condense
+from rag.errors import BackendError, RagError
+from rag.evidence import rank_sentences
+from rag.generators import ExtractiveGenerator, Generator, elapsed, make_generator
+from rag.prompt import REFUSAL
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+from rag.types import Answer, Filters, Passage
+from rag.verify import LexicalJudge, SupportJudge, verify
+
+log = logging.getLogger(__name__)
+History = Sequence[tuple[str, str]]
+
+
+class Engine:
+    """Answers questions over one corpus. Build once, ask many times."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: ChunkStore | None = None,
+        embedder: BaseEmbedding | None = None,
+        generator: Generator | None = None,
+        judge: SupportJudge | None = None,
+    ) -> None:
+        """Parts not given are built from the settings."""
+        self.settings = settings
+        self.store = store or ChunkStore(settings)
+        self.store.collection()  # fail early, with a clear message, if the corpus is missing
+        self.embedder = embedder or make_embedder(settings)
+        self.generator = generator or make_generator(settings)
+        self.judge = judge or LexicalJudge()
+        bm25 = BM25Index(self.store, Path(settings.data_dir) / "bm25" / settings.corpus)
+        self.retriever = HybridRetriever(
+            store=self.store,
+            embedder=self.embedder,
+            bm25=bm25,
+            top_k=settings.top_k,
+            recency_weight=settings.recency_weight,
+            mode=settings.retrieval_mode,
+        )
+
+    def search(self, question: str, filters: Filters | None = None, k: int | None = None) -> list[Passage]:
+        """Retrieve and number passages for ``question``."""
+        hits = self.retriever.search(question, filters, k=k)
+        return [Passage.from_node(i, hit) for i, hit in enumerate(hits, start=1)]
+
+    def ask(self, question: str, history: History | None = None, filters: Filters | None = None) -> Answer:
+        """Answer ``question`` (with the conversation so far in ``history``)."""
+        answer: Answer | None = None
+        for piece in self.ask_stream(question, history, filters):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self, question: str, history: History | None = None, filters: Filters | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated, then the verified :class:`Answer`.
+
+        The streamed text is the generator's draft; the final Answer's ``text``
+        keeps only verified sentences, so a client replaces the draft with it.
+        """
+        question = question.strip()
+        if not question:
+            raise RagError("Ask a question: the text is empty")
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        standalone = self._condense(question, history or ())
+        timings["condense_ms"] = elapsed(t0)
+
+        t = time.perf_counter()
+        passages = self.search(standalone, filters)
+        timings["retrieve_ms"] = elapsed(t)
+        name = self.generator.name
+        if not passages:
+            yield self._refusal(question, standalone, "no_evidence", (), name, timings, t0)
+            return
+
+        ranked = rank_sentences(standalone, passages)
+        strength = ranked[0].score if ranked else 0.0
+        timings["evidence"] = round(strength, 3)
+        if strength < self.settings.refusal_threshold:
+            yield self._refusal(question, standalone, "refused", passages, name, timings, t0)
+            return
+
+        t = time.perf_counter()
+        draft: list[str] = []
+        try:
+            for piece in self.generator.stream(standalone, passages):
+                draft.append(piece)
+                yield piece
+        except BackendError as exc:
+            if not self.settings.llm_fallback or isinstance(self.generator, ExtractiveGenerator):
+                raise
+            log.warning("generator %s failed, answering extractively: %s", name, exc)
+            name = f"extractive (fallback: {exc})"
+            draft = list(ExtractiveGenerator().stream(standalone, passages))
+            yield "\n" + "".join(draft)
+        timings["generate_ms"] = elapsed(t)
+
+        t = time.perf_counter()
+        text = "".join(draft).strip()
+        checked = verify(text, passages, self.judge) if text and REFUSAL not in text else None
+        timings["verify_ms"] = elapsed(t)
+        if checked is None or not checked.text:
+            refusal = self._refusal(question, standalone, "refused", passages, name, timings, t0)
+            if checked is not None:
+                refusal = _with_sentences(refusal, checked.sentences)
+            yield refusal
+            return
+        timings["total_ms"] = elapsed(t0)
+        yield Answer(
+            question=question,
+            standalone_question=standalone,
+            text=checked.text,
+            status="answered",
+            sentences=checked.sentences,
+            citations=checked.citations,
+            passages=tuple(passages),
+            generator=name,
+            timings=timings,
+        )
+
+    def _condense(self, question: str, history: History) -> str:
+        if not history:
+            return question
+        try:
+            rewritten = self.generator.condense(question, history)
+        except BackendError as exc:
+            log.warning("condense failed, using the offline rewrite: %s", exc)
+            rewritten = None
+        return rewritten or offline_condense(question, history)
+
+    @staticmethod
+    def _refusal(
+        question: str,
+        standalone: str,
+        status: str,
+        passages: Sequence[Passage],
+        generator: str,
+        timings: dict[str, float],
+        t0: float,
+    ) -> Answer:
+        timings["total_ms"] = elapsed(t0)
+        return Answer(
+            question=question,
+            standalone_question=standalone,
+            text=REFUSAL,
+            status="refused" if status == "refused" else "no_evidence",
+            sentences=(),
+            citations=(),
+            passages=_closest_articles(passages, 3),
+            generator=generator,
+            timings=timings,
+        )
+
+
+def _closest_articles(passages: Sequence[Passage], n: int) -> tuple[Passage, ...]:
+    """The best passage of each of the ``n`` best articles."""
+    seen: set[str] = set()
+    out: list[Passage] = []
+    for p in passages:
+        if p.article_id not in seen:
+            seen.add(p.article_id)
+            out.append(p)
+    return tuple(out[:n])
+
+
+def _with_sentences(answer: Answer, sentences: tuple) -> Answer:  # type: ignore[type-arg]
+    from dataclasses import replace
+
+    return replace(answer, sentences=sentences)

@@ -1,0 +1,309 @@
+"""Citation verification: every sentence shown must be backed by what it cites.
+
+The answer is split into sentences; each sentence's ``[n]`` markers name the
+passages it claims as support. A :class:`SupportJudge` decides, passage by
+passage, whether a passage supports the sentence and which span of it does.
+A sentence whose citations fail is re-attached to another retrieved passage
+that supports it, or dropped. The offline default, :class:`LexicalJudge`, is
+deterministic: numbers and names must occur in the passage, most content
+words must be covered, the sentence must be close to one passage sentence (or
+two adjacent ones), and negation must agree.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import ClassVar
+
+import Stemmer
+
+from index.sentences import sentence_spans
+from rag.types import Citation, Passage, SentenceVerdict, Support
+
+_STEM = Stemmer.Stemmer("english")
+_CITE = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*|\d[\d,.]*\d|\d")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_CAPITALIZED = re.compile(r"\b[A-Z][a-zA-Z'\u2019-]+")
+_NEGATION = {"not", "no", "never", "none", "nor", "cannot", "n't", "without", "neither"}
+_NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "dozen": "12", "twenty": "20", "hundred": "100", "thousand": "1000",
+}
+_MONTHS = "january february march april may june july august september october november december".split()
+STOPWORDS = frozenset(
+    """a an the and or but if then than so as of at by for with about against between into through
+    during before after above below to from up down in out on off over under again further once here
+    there when where why how all any both each few more most other some such only own same too very
+    can will just should now is are was were be been being have has had having do does did doing i me
+    my we our you your he him his she her it its they them their what which who whom this that these
+    those am would could also said says say according told tell new one's per its it's while since
+    until within via yet whose whether may might must shall us many much""".split()
+)
+# The attribution the answer composer puts before a sentence ("As of 4 Feb 2026, ...").
+_AS_OF = re.compile(r"^\s*as of (\d{1,2} [A-Z][a-z]{2} \d{4}),\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A judge's decision on one (claim, passage) pair."""
+
+    supported: bool
+    score: float
+    span: tuple[int, int]
+    reason: str = ""
+
+
+class SupportJudge(ABC):
+    """Decides whether a passage supports a claim, and where."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def judge(self, claim: str, passage: str) -> Judgement:
+        """Judge ``claim`` against the text of one passage (or several joined)."""
+
+
+def stems(words: Sequence[str]) -> list[str]:
+    """Snowball stems of lower-cased words."""
+    return _STEM.stemWords([w.lower().replace("\u2019", "'") for w in words])
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of ``text`` that carry content (no stopwords)."""
+    return [w for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and len(w) > 1]
+
+
+def _numbers(text: str) -> set[str]:
+    found = {m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
+    lowered = text.lower()
+    found |= {v for k, v in _NUMBER_WORDS.items() if re.search(rf"\b{k}\b", lowered)}
+    return found
+
+
+def _names(text: str) -> set[str]:
+    """Capitalized words, skipping a sentence's first word and common words."""
+    names = set()
+    for m in _CAPITALIZED.finditer(text):
+        word = m.group()
+        before = text[: m.start()].rstrip()
+        sentence_start = not before or before[-1] in ".!?:\"\u201c(["
+        if word.lower() in STOPWORDS or word.lower() in _MONTHS:
+            continue
+        if sentence_start and word.lower() in _COMMON_SENTENCE_STARTS:
+            continue
+        names.add(word.lower().removesuffix("'s").removesuffix("\u2019s"))
+    return names
+
+
+_COMMON_SENTENCE_STARTS = frozenset("officials police authorities experts critics residents".split())
+
+
+class LexicalJudge(SupportJudge):
+    """The deterministic offline judge (see the module docstring)."""
+
+    name = "lexical"
+
+    def __init__(self, *, coverage: float = 0.7, closeness: float = 0.5) -> None:
+        """``coverage``: share of the claim's content words found in the passage;
+        ``closeness``: share found in the best one or two adjacent passage sentences."""
+        self.coverage = coverage
+        self.closeness = closeness
+
+    def judge(self, claim: str, passage: str) -> Judgement:
+        """Judge one claim against one passage text."""
+        claim_words = content_words(claim)
+        if not claim_words:
+            return Judgement(False, 0.0, (0, 0), "no content words")
+        claim_stems = set(stems(claim_words))
+        passage_lower = passage.lower()
+
+        missing_numbers = _numbers(claim) - _numbers(passage)
+        if missing_numbers:
+            return Judgement(False, 0.0, (0, 0), f"number(s) not in passage: {sorted(missing_numbers)}")
+        passage_words = {w.lower().removesuffix("'s").removesuffix("\u2019s") for w in _WORD.findall(passage)}
+        missing_names = {n for n in _names(claim) if n not in passage_words and n not in passage_lower}
+        if missing_names:
+            return Judgement(False, 0.0, (0, 0), f"name(s) not in passage: {sorted(missing_names)}")
+
+        passage_stems = set(stems(content_words(passage)))
+        covered = len(claim_stems & passage_stems) / len(claim_stems)
+        if covered < self.coverage:
+            return Judgement(False, covered, (0, 0), f"only {covered:.0%} of content words in passage")
+
+        span, close, window = self._closest(claim_stems, passage)
+        if close < self.closeness:
+            return Judgement(False, close, span, f"no passage sentence close enough ({close:.0%})")
+        claim_neg = bool(_NEGATION & set(_words_lower(claim))) or "n't" in claim.lower()
+        window_neg = bool(_NEGATION & set(_words_lower(window))) or "n't" in window.lower()
+        if claim_neg != window_neg:
+            return Judgement(False, close, span, "negation differs from the passage")
+        return Judgement(True, min(covered, close), span)
+
+    @staticmethod
+    def _closest(claim_stems: set[str], passage: str) -> tuple[tuple[int, int], float, str]:
+        spans = sentence_spans(passage) or [(0, len(passage))]
+        sentence_stems = [set(stems(content_words(passage[s:e]))) for s, e in spans]
+        best = ((0, 0), 0.0, "")
+        # Single sentences first, so a pair wins only if it covers strictly more
+        # (a tighter highlight on ties).
+        windows = [(i, i) for i in range(len(spans))] + [(i, i + 1) for i in range(len(spans) - 1)]
+        for i, j in windows:
+            score = len(claim_stems & (sentence_stems[i] | sentence_stems[j])) / len(claim_stems)
+            if score > best[1] + 1e-9:
+                best = ((spans[i][0], spans[j][1]), score, passage[spans[i][0] : spans[j][1]])
+        return best
+
+
+def _words_lower(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The outcome of verifying an answer."""
+
+    text: str
+    sentences: tuple[SentenceVerdict, ...]
+    citations: tuple[Citation, ...]
+
+
+def split_claim(sentence: str) -> tuple[str, tuple[int, ...]]:
+    """The sentence without its ``[n]`` markers, and the cited numbers in order."""
+    cited: list[int] = []
+    for m in _CITE.finditer(sentence):
+        cited += [int(x) for x in m.group(1).split(",")]
+    claim = _CITE.sub("", sentence).strip()
+    return claim, tuple(dict.fromkeys(cited))
+
+
+def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Verified:
+    """Check each sentence of ``answer`` against the passages it cites.
+
+    Supported sentences keep their (valid) citations; a sentence whose
+    citations are missing, out of range or unsupportive is re-attached to the
+    retrieved passage that supports it best, or else dropped from the text.
+    """
+    by_n = {p.n: p for p in passages}
+    verdicts: list[SentenceVerdict] = []
+    for start, end in _answer_sentences(answer):
+        sentence = answer[start:end]
+        claim, cited = split_claim(sentence)
+        body, as_of = _strip_as_of(claim)
+        if not content_words(body):
+            continue  # connective filler ("Here is what I found:") carries no claim
+        verdicts.append(_verdict(claim, body, as_of, cited, by_n, passages, judge))
+    kept = [v for v in verdicts if v.status != "unsupported"]
+    text = " ".join(with_markers(v.text, v.citations) for v in kept)
+    return Verified(text=text, sentences=tuple(verdicts), citations=_citations(kept, by_n))
+
+
+def with_markers(sentence: str, citations: Sequence[int]) -> str:
+    """``sentence`` with ``[n]`` markers placed before its closing punctuation."""
+    marks = "".join(f"[{n}]" for n in citations)
+    if not marks:
+        return sentence
+    m = re.search(r"[.!?]+[\"'\u201d\u2019)]*$", sentence)
+    if m:
+        return f"{sentence[: m.start()]} {marks}{sentence[m.start():]}"
+    return f"{sentence} {marks}"
+
+
+def _answer_sentences(answer: str) -> list[tuple[int, int]]:
+    # A citation marker after the full stop belongs to the sentence before it.
+    spans = sentence_spans(answer)
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and re.fullmatch(r"(\s*\[\d+(?:\s*,\s*\d+)*\])+\.?", answer[s:e]):
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _strip_as_of(claim: str) -> tuple[str, date | None]:
+    m = _AS_OF.match(claim)
+    if not m:
+        return claim, None
+    from datetime import datetime
+
+    try:
+        when = datetime.strptime(m.group(1), "%d %b %Y").date()
+    except ValueError:
+        return claim, None
+    return claim[m.end() :], when
+
+
+def _verdict(
+    claim: str,
+    body: str,
+    as_of: date | None,
+    cited: tuple[int, ...],
+    by_n: dict[int, Passage],
+    passages: Sequence[Passage],
+    judge: SupportJudge,
+) -> SentenceVerdict:
+    def dated_ok(p: Passage) -> bool:
+        return as_of is None or p.published == as_of.isoformat()
+
+    valid = [n for n in cited if n in by_n]
+    supports: list[Support] = []
+    for n in valid:
+        j = judge.judge(body, by_n[n].text)
+        if j.supported and dated_ok(by_n[n]):
+            supports.append(Support(passage=n, start=j.span[0], end=j.span[1], score=j.score))
+    if supports:
+        return SentenceVerdict(claim, "supported", tuple(s.passage for s in supports), tuple(supports))
+    if len(valid) > 1:
+        # ALCE-style: the cited passages together may support what none does alone.
+        joined = "\n".join(by_n[n].text for n in valid)
+        j = judge.judge(body, joined)
+        if j.supported and all(dated_ok(by_n[n]) for n in valid):
+            spans = _split_joined_span(j.span, [by_n[n] for n in valid], j.score)
+            return SentenceVerdict(claim, "supported", tuple(valid), spans)
+    best: tuple[float, Passage, Judgement] | None = None
+    for p in passages:
+        if p.n in valid:
+            continue
+        j = judge.judge(body, p.text)
+        if j.supported and dated_ok(p) and (best is None or j.score > best[0]):
+            best = (j.score, p, j)
+    if best is not None:
+        _, p, j = best
+        return SentenceVerdict(
+            claim,
+            "reattached",
+            (p.n,),
+            (Support(passage=p.n, start=j.span[0], end=j.span[1], score=j.score),),
+            reason="cited " + (", ".join(f"[{n}]" for n in cited) if cited else "nothing") + f"; supported by [{p.n}]",
+        )
+    why = "no citation" if not cited else ("citation out of range" if not valid else "cited passages do not support it")
+    return SentenceVerdict(claim, "unsupported", cited, (), reason=why)
+
+
+def _split_joined_span(span: tuple[int, int], parts: Sequence[Passage], score: float) -> tuple[Support, ...]:
+    out: list[Support] = []
+    offset = 0
+    for p in parts:
+        lo, hi = max(span[0], offset), min(span[1], offset + len(p.text))
+        if lo < hi:
+            out.append(Support(passage=p.n, start=lo - offset, end=hi - offset, score=score))
+        offset += len(p.text) + 1
+    return tuple(out)
+
+
+def _citations(kept: Sequence[SentenceVerdict], by_n: dict[int, Passage]) -> tuple[Citation, ...]:
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for v in kept:
+        for s in v.supports:
+            spans.setdefault(s.passage, []).append((s.start, s.end))
+        for n in v.citations:
+            spans.setdefault(n, [])
+    return tuple(
+        Citation(n=n, passage=by_n[n], spans=tuple(sorted(set(spans[n])))) for n in sorted(spans) if n in by_n
+    )

@@ -20,6 +20,8 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _MIN_OWN_WORDS = 3
+# Carried terms are bracketed so that evidence scoring can weigh them less.
+_OPEN, _CLOSE = "(context: ", ")"
 _CARRY = 8
 
 
@@ -34,7 +36,15 @@ def offline_condense(question: str, history: Sequence[tuple[str, str]]) -> str:
     carried = [w for w in _key_terms(previous_q) if w.lower() not in {o.lower() for o in own}]
     if not carried:
         return question
-    return f"{question.rstrip()} ({' '.join(carried[:_CARRY])})"
+    return f"{question.rstrip()} {_OPEN}{' '.join(carried[:_CARRY])}{_CLOSE}"
+
+
+def split_context(standalone: str) -> tuple[str, str]:
+    """Split an offline rewrite into the user's own question and the carried terms."""
+    if standalone.endswith(_CLOSE) and _OPEN in standalone:
+        own, _, carried = standalone[: -len(_CLOSE)].rpartition(_OPEN)
+        return own.rstrip(), carried
+    return standalone, ""
 
 
 def _key_terms(text: str) -> list[str]:

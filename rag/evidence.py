@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from index.sentences import sentence_spans
+from rag.condense import split_context
 from rag.types import Passage
 from rag.verify import stems, content_words
 
 _MIN_WORDS = 4
 _MAX_WORDS = 90
+_CONTEXT_BONUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,13 @@ class ScoredSentence:
 
 def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
     """Every usable sentence of ``passages``, best answer first."""
-    q_stems = set(stems(content_words(question)))
+    own, context = split_context(question)
+    q_stems = set(stems(content_words(own)))
+    # Terms carried from earlier turns locate the story (retrieval used them) but
+    # are not what is asked: they only break ties between sentences.
+    ctx_stems = set(stems(content_words(context))) - q_stems
+    if not q_stems:
+        q_stems, ctx_stems = ctx_stems, set()
     if not q_stems:
         return []
     candidates: list[tuple[Passage, int, int, frozenset[str]]] = []
@@ -53,14 +61,16 @@ def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSen
             candidates.append((p, s, e, frozenset(stems(words))))
     if not candidates:
         return []
-    df = Counter(t for *_, words in candidates for t in words & q_stems)
+    df = Counter(t for *_, words in candidates for t in words & (q_stems | ctx_stems))
     n = len(candidates)
-    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_stems}
-    total = sum(idf.values())
+    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_stems | ctx_stems}
+    total = sum(idf[t] for t in q_stems)
+    ctx_total = sum(idf[t] for t in ctx_stems) or 1.0
     out = []
     for p, s, e, words in candidates:
         cover = sum(idf[t] for t in words & q_stems) / total
+        cover += _CONTEXT_BONUS * sum(idf[t] for t in words & ctx_stems) / ctx_total
         prior = 1.0 / (1.0 + 0.03 * (p.n - 1))
-        out.append(ScoredSentence(p, s, e, cover * prior, words))
+        out.append(ScoredSentence(p, s, e, min(1.0, cover) * prior, words))
     out.sort(key=lambda x: (-x.score, x.passage.n, x.start))
     return out

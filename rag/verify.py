@@ -25,6 +25,8 @@ from index.sentences import sentence_spans
 from rag.types import Citation, Passage, SentenceVerdict, Support
 
 _STEM = Stemmer.Stemmer("english")
+# Fewer content words than this is filler, not a claim.
+_MIN_CLAIM_WORDS = 2
 _CITE = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*|\d[\d,.]*\d|\d")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -195,8 +197,8 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
         sentence = answer[start:end]
         claim, cited = split_claim(sentence)
         body, as_of = _strip_as_of(claim)
-        if not content_words(body):
-            continue  # connective filler ("Here is what I found:") carries no claim
+        if len(content_words(body)) < _MIN_CLAIM_WORDS:
+            continue  # filler ("Sure.", "Here is what I found:") makes no claim to check
         verdicts.append(_verdict(claim, body, as_of, cited, by_n, passages, judge))
     kept = [v for v in verdicts if v.status != "unsupported"]
     text = " ".join(with_markers(v.text, v.citations) for v in kept)

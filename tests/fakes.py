@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterator, Sequence
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from rag.generators import Generator
+from rag.types import Passage
 
 _WORD = re.compile(r"\w+")
 
@@ -42,3 +46,33 @@ class HashingEmbedder(BaseEmbedding):
         self.calls += 1
         self.texts_embedded += len(texts)
         return [self._vector(t) for t in texts]
+
+
+class ScriptedGenerator(Generator):
+    """Replies with queued texts (one per call) and records what it was asked."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.queue: list[str | Exception] = []
+        self.history: list[tuple[str, list[Passage]]] = []
+        self.condensed: list[str] = []
+
+    def enqueue(self, *texts: str | Exception) -> ScriptedGenerator:
+        """Add replies (an Exception is raised instead of replying)."""
+        self.queue.extend(texts)
+        return self
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        self.history.append((question, list(passages)))
+        reply = self.queue.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        # Stream word by word, as a server would.
+        for i, word in enumerate(reply.split(" ")):
+            yield (" " if i else "") + word
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
+        if self.condensed:
+            return self.condensed.pop(0)
+        return None

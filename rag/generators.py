@@ -168,6 +168,9 @@ def _mapped_errors(settings: Settings) -> Iterator[None]:
         raise BackendError(f"The LLM server at {where} answered {exc.status_code}: {exc.message}") from exc
     except openai.APIError as exc:  # malformed responses and the like
         raise BackendError(f"The LLM server at {where} sent a bad response: {exc}") from exc
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
+        # The client surfaces undecodable stream events as plain JSON errors.
+        raise BackendError(f"The LLM server at {where} sent a bad response: {exc}") from exc
 
 
 class LocalGenerator(OpenAIGenerator):

@@ -42,7 +42,7 @@ class RetrievalScores:
     def header() -> str:
         """The Markdown table header matching :meth:`row`."""
         cols = [f"hit@{k}" for k in KS] + [f"within {b}" for b in BUDGETS]
-        return "| retriever | " + " | ".join(cols) + " |\n|---" * (len(cols) + 1) + "|"
+        return "| retriever | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|"
 
 
 def score(questions: Sequence[GoldQuestion], retrieve: Retrieve) -> RetrievalScores:

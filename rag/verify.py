@@ -141,9 +141,7 @@ class LexicalJudge(SupportJudge):
         span, close, window = self._closest(claim_stems, passage)
         if close < self.closeness:
             return Judgement(False, close, span, f"no passage sentence close enough ({close:.0%})")
-        claim_neg = bool(_NEGATION & set(_words_lower(claim))) or "n't" in claim.lower()
-        window_neg = bool(_NEGATION & set(_words_lower(window))) or "n't" in window.lower()
-        if claim_neg != window_neg:
+        if _negated(claim) != _negated(_matching_clauses(window, claim_stems)):
             return Judgement(False, close, span, "negation differs from the passage")
         return Judgement(True, min(covered, close), span)
 
@@ -164,6 +162,27 @@ class LexicalJudge(SupportJudge):
 
 def _words_lower(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION & set(_words_lower(text))) or "n't" in text.lower()
+
+
+_CLAUSE = re.compile(r"[,;:\u2014\u2013]|\s-\s")
+
+
+def _matching_clauses(window: str, claim_stems: set[str]) -> str:
+    """The clauses of ``window`` that are mostly about the claim's words.
+
+    A negation elsewhere in the sentence ("..., though it did not say when")
+    must not count against a claim taken from another clause.
+    """
+    out = []
+    for clause in _CLAUSE.split(window):
+        words = set(stems(content_words(clause)))
+        if words and len(words & claim_stems) >= 0.5 * len(words):
+            out.append(clause)
+    return " ".join(out) if out else window
 
 
 @dataclass(frozen=True)

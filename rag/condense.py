@@ -14,12 +14,11 @@ from collections.abc import Sequence
 
 from rag.verify import content_words
 
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|so|what about|how about|then)\b|\b(he|she|it|they|them|his|her|its|their|this|that|"
-    r"these|those|there)\b",
-    re.IGNORECASE,
-)
+_CONNECTIVE = re.compile(r"^\s*(and|but|also|so|what about|how about|then)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(he|she|it|they|them|his|her|its|their|him)\b", re.IGNORECASE)
 _MIN_OWN_WORDS = 3
+# A pronoun in a question this short most likely points back into the conversation.
+_SHORT_WITH_PRONOUN = 6
 # Carried terms are bracketed so that evidence scoring can weigh them less.
 _OPEN, _CLOSE = "(context: ", ")"
 _CARRY = 8
@@ -30,7 +29,12 @@ def offline_condense(question: str, history: Sequence[tuple[str, str]]) -> str:
     if not history:
         return question
     own = content_words(question)
-    if len(own) >= _MIN_OWN_WORDS + 2 and not _FOLLOW_UP.search(question):
+    leans = (
+        _CONNECTIVE.search(question) is not None
+        or len(own) < _MIN_OWN_WORDS
+        or (_PRONOUN.search(question) is not None and len(own) < _SHORT_WITH_PRONOUN)
+    )
+    if not leans:
         return question
     previous_q = history[-1][0]
     carried = [w for w in _key_terms(previous_q) if w.lower() not in {o.lower() for o in own}]

@@ -1,0 +1,56 @@
+"""Offline follow-up rewriting, sentence evidence scoring and the extractive generator."""
+
+from __future__ import annotations
+
+from rag.condense import offline_condense, split_context
+from rag.evidence import rank_sentences
+from rag.generators import ExtractiveGenerator, format_date
+from rag.prompt import REFUSAL
+from rag.types import Passage
+
+HISTORY = [("What did Pakistan's army do in Balochistan on Saturday?", "Troops killed 22 militants [1].")]
+
+
+def test_standalone_questions_are_left_alone() -> None:
+    q = "Who won the Eurovision song contest in Turin this year?"
+    assert offline_condense(q, HISTORY) == q
+    assert offline_condense("And what did he say?", []) == "And what did he say?"
+
+
+def test_follow_up_carries_names_and_key_words() -> None:
+    out = offline_condense("And what did the minister say?", HISTORY)
+    own, context = split_context(out)
+    assert own == "And what did the minister say?"
+    assert "Pakistan's" in context and "Balochistan" in context and "Saturday" in context
+    assert "What" not in context.split()
+
+
+def _p(n: int, text: str, published: str = "2022-06-12") -> Passage:
+    return Passage(n, f"c{n}", text, f"a{n}", "", "T", "s", published, 0, len(text), 1.0)
+
+
+def test_rank_sentences_prefers_the_rare_question_words() -> None:
+    passages = [
+        _p(1, "The show was popular in many countries last year. Critics liked the show a lot."),
+        _p(2, "Netflix said the hit series Squid Game was renewed for a second season."),
+    ]
+    best = rank_sentences("Which popular series was renewed for a second season?", passages)[0]
+    assert best.passage.n == 2 and best.text.startswith("Netflix said")
+    assert 0 < best.score <= 1
+
+
+def test_extractive_generator_quotes_and_dates_its_sources() -> None:
+    passages = [_p(1, "Netflix said the hit series Squid Game was renewed for a second season."),
+                _p(2, "The series Squid Game was renewed for a second season, the studio said on Sunday.",
+                   published="2022-06-13")]
+    text = ExtractiveGenerator().generate("Which series was renewed for a second season?", passages)
+    assert text.startswith("As of 12 Jun 2022, Netflix said the hit series Squid Game was renewed")
+    assert text.count("[") == 1  # the near-identical second sentence adds nothing
+    assert ExtractiveGenerator().generate("Which series?", []) == REFUSAL
+    assert format_date("2026-02-04") == "4 Feb 2026"
+
+
+def test_extractive_generator_is_deterministic() -> None:
+    passages = [_p(i, f"Officials in town {i} said the flood forced {i * 100} residents to leave.") for i in range(1, 6)]
+    runs = {ExtractiveGenerator().generate("How many residents left because of the flood?", passages) for _ in range(3)}
+    assert len(runs) == 1

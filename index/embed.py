@@ -94,6 +94,7 @@ def _openai(settings: Settings) -> BaseEmbedding:
             f"No OpenAI key: set {settings.openai_api_key_env} (or openai_base_url for a local server)"
         )
     return OpenAIEmbedding(
+        # model_name (not model) accepts any server's model name, not only OpenAI's list.
         model_name=settings.embed_model or _DEFAULT_MODELS["openai"],
         api_key=key or "unused",
         api_base=settings.openai_base_url,

@@ -87,11 +87,11 @@ class Settings(BaseSettings):
         0.5, ge=0.0, description="Boost for articles published shortly before the reference date."
     )
     refusal_threshold: float = Field(
-        0.5,
+        0.3,
         ge=0.0,
         le=1.0,
         description="Below this evidence score (share of the question's key words found in one "
-        "sentence) the answer is that the articles do not say.",
+        "sentence) the answer is that the articles do not say. Calibrated on the dev set (README).",
     )
     generator: str = Field(
         "extractive", description="'extractive' (offline), 'openai' (any OpenAI-compatible API), 'local' (GGUF)."

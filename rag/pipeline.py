@@ -22,7 +22,7 @@ from index.store import ChunkStore
 from rag.bm25 import BM25Index
 from rag.condense import offline_condense
 from rag.errors import BackendError, RagError
-from rag.evidence import rank_sentences
+from rag.evidence import evidence_strength, rank_sentences
 from rag.generators import ExtractiveGenerator, Generator, elapsed, make_generator
 from rag.prompt import REFUSAL
 from rag.retrieve import HybridRetriever
@@ -101,8 +101,7 @@ class Engine:
             yield self._refusal(question, standalone, "no_evidence", (), name, timings, t0)
             return
 
-        ranked = rank_sentences(standalone, passages)
-        strength = ranked[0].score if ranked else 0.0
+        strength = evidence_strength(rank_sentences(standalone, passages))
         timings["evidence"] = round(strength, 3)
         if strength < self.settings.refusal_threshold:
             yield self._refusal(question, standalone, "refused", passages, name, timings, t0)

@@ -54,3 +54,12 @@ def test_extractive_generator_is_deterministic() -> None:
     passages = [_p(i, f"Officials in town {i} said the flood forced {i * 100} residents to leave.") for i in range(1, 6)]
     runs = {ExtractiveGenerator().generate("How many residents left because of the flood?", passages) for _ in range(3)}
     assert len(runs) == 1
+
+
+def test_sentences_holding_the_asked_kind_of_thing_rank_first() -> None:
+    passages = [_p(1, "Residents left the flooded valley, officials said on Monday."),
+                _p(2, "About 3,000 residents left the flooded valley by Sunday night.")]
+    assert rank_sentences("How many residents left the flooded valley?", passages)[0].passage.n == 2
+    named = [_p(1, "The award was given at the ceremony in the capital."),
+             _p(2, "The award was given to Maria Lopez at the ceremony.")]
+    assert rank_sentences("Who was the award given to at the ceremony?", named)[0].passage.n == 2

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u2013\u2014\u2026]")
@@ -62,3 +64,110 @@ def answer_hit_within(
     """True if a gold answer occurs in the first ``budget`` tokens of the ranked texts."""
     text = budget_text(ranked, budget, count_tokens)
     return any(contains_answer(text, a) for a in answers)
+
+
+def _tokens(text: str) -> list[str]:
+    return normalize_answer(text).split()
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> bool:
+    """SQuAD exact match against any gold answer."""
+    pred = normalize_answer(prediction)
+    return any(pred == normalize_answer(a) for a in answers)
+
+
+def token_f1(prediction: str, answers: Sequence[str]) -> float:
+    """SQuAD token F1, the best over the gold answers."""
+    pred = _tokens(prediction)
+    best = 0.0
+    for answer in answers:
+        gold = _tokens(answer)
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if not pred or not gold or common == 0:
+            continue
+        precision, recall = common / len(pred), common / len(gold)
+        best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def reciprocal_rank(ranked: Sequence[str], answers: Sequence[str]) -> float:
+    """1/rank of the first retrieved text holding a gold answer (0 if none)."""
+    for i, text in enumerate(ranked, start=1):
+        if any(contains_answer(text, a) for a in answers):
+            return 1.0 / i
+    return 0.0
+
+
+def evidence_recall(retrieved_urls: Sequence[str], gold_urls: Sequence[str]) -> float | None:
+    """Share of the gold articles among the retrieved ones; None when there are no gold URLs."""
+    if not gold_urls:
+        return None
+    got = {u.rstrip("/") for u in retrieved_urls}
+    return sum(u.rstrip("/") in got for u in gold_urls) / len(gold_urls)
+
+
+Supports = Callable[[str, str], bool]
+
+
+@dataclass(frozen=True)
+class CitationScores:
+    """ALCE citation recall and precision of one answer."""
+
+    sentences: int
+    recall: float | None
+    """Share of sentences whose cited passages together support them; None if no sentence."""
+    precision: float | None
+    """Share of relevant citations among sentences with recall 1; None if there are none."""
+
+
+def citation_scores(sentences: Sequence[tuple[str, Sequence[str]]], supports: Supports) -> CitationScores:
+    """ALCE citation recall and precision.
+
+    ``sentences`` pairs each claim with the texts of the passages it cites. A
+    sentence has recall 1 iff it cites something and the concatenation of its
+    cited passages supports it. A citation is irrelevant iff it alone does not
+    support the sentence and the other citations do without it; precision is
+    the share of citations that are not irrelevant, among sentences with recall 1.
+    """
+    if not sentences:
+        return CitationScores(0, None, None)
+    recalled = 0
+    relevant = total = 0
+    for claim, cited in sentences:
+        if not cited or not supports(claim, "\n".join(cited)):
+            continue
+        recalled += 1
+        for i, passage in enumerate(cited):
+            total += 1
+            others = [p for j, p in enumerate(cited) if j != i]
+            irrelevant = not supports(claim, passage) and bool(others) and supports(claim, "\n".join(others))
+            relevant += not irrelevant
+    return CitationScores(
+        sentences=len(sentences),
+        recall=recalled / len(sentences),
+        precision=relevant / total if total else None,
+    )
+
+
+def precision_recall(predicted: Sequence[bool], actual: Sequence[bool]) -> tuple[float | None, float | None]:
+    """Precision and recall of boolean predictions (None where undefined)."""
+    tp = sum(p and a for p, a in zip(predicted, actual))
+    pp = sum(predicted)
+    ap = sum(actual)
+    return (tp / pp if pp else None, tp / ap if ap else None)
+
+
+def bootstrap_ci(
+    values: Sequence[float], *, samples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean and a percentile bootstrap confidence interval; deterministic for a seed."""
+    import random
+
+    if not values:
+        raise ValueError("no values to bootstrap")
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    lo = means[int((1 - level) / 2 * samples)]
+    hi = means[min(samples - 1, int((1 + level) / 2 * samples))]
+    return sum(values) / n, lo, hi

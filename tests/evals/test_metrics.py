@@ -1,0 +1,89 @@
+"""Every metric on small cases whose values are worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.metrics import (
+    answer_hit_at_k,
+    answer_hit_within,
+    bootstrap_ci,
+    citation_scores,
+    contains_answer,
+    evidence_recall,
+    exact_match,
+    normalize_answer,
+    precision_recall,
+    reciprocal_rank,
+    token_f1,
+)
+
+
+def test_normalization_and_contains() -> None:
+    assert normalize_answer("The  Squid-Game!") == "squid game"
+    assert contains_answer("Netflix renewed “Squid Game” today.", "squid game")
+    assert not contains_answer("European Union rules", "Europe")  # word boundaries
+    assert not contains_answer("anything", "")
+
+
+def test_exact_match_and_f1() -> None:
+    assert exact_match("the Squid Game", ["Squid Game"])
+    assert not exact_match("Squid Game season 2", ["Squid Game"])
+    # pred tokens: squid game season 2 (4); gold: squid game (2); common 2 -> P=.5 R=1 F1=2/3
+    assert token_f1("Squid Game season 2", ["Squid Game"]) == pytest.approx(2 / 3)
+    assert token_f1("nothing here", ["Squid Game"]) == 0.0
+    assert token_f1("Squid", ["Squid Game", "Squid"]) == 1.0
+
+
+def test_hits_rr_and_budget() -> None:
+    ranked = ["no", "still no", "Vienna is liveable", "Vienna again"]
+    assert not answer_hit_at_k(ranked, ["Vienna"], 2) and answer_hit_at_k(ranked, ["Vienna"], 3)
+    assert reciprocal_rank(ranked, ["Vienna"]) == pytest.approx(1 / 3)
+    assert reciprocal_rank(ranked, ["Paris"]) == 0.0
+    words = lambda t: t.split()  # noqa: E731 (one token per word)
+    assert not answer_hit_within(ranked, ["Vienna"], 3, words)  # "no still no" fills 3 tokens
+    assert answer_hit_within(ranked, ["Vienna"], 4, words)
+
+
+def test_evidence_recall() -> None:
+    assert evidence_recall(["https://a/1", "https://b/2/"], ["https://b/2", "https://c/3"]) == 0.5
+    assert evidence_recall(["https://a/1"], []) is None
+
+
+def _supports(claim: str, passage: str) -> bool:
+    # Toy judge: every word of the claim occurs in the passage.
+    return all(w in passage.split() for w in claim.split())
+
+
+def test_alce_citation_recall_and_precision() -> None:
+    sentences = [
+        ("a b", ["a b x", "y"]),   # supported by [0]; [1] alone no, others ([0]) yes -> irrelevant
+        ("a c", ["a", "c"]),       # only jointly: both citations relevant
+        ("d", ["x"]),              # unsupported: recall 0, not in precision
+        ("e", []),                 # no citation: recall 0
+    ]
+    s = citation_scores(sentences, _supports)
+    assert s.sentences == 4
+    assert s.recall == pytest.approx(2 / 4)
+    assert s.precision == pytest.approx(3 / 4)  # 4 citations in recalled sentences, 1 irrelevant
+
+
+def test_claim_free_answer_is_not_perfect() -> None:
+    s = citation_scores([], _supports)
+    assert (s.recall, s.precision) == (None, None)
+
+
+def test_precision_recall() -> None:
+    # predicted refusals vs truly unanswerable
+    p, r = precision_recall([True, True, False, False], [True, False, True, False])
+    assert (p, r) == (0.5, 0.5)
+    assert precision_recall([False, False], [True, False]) == (None, 0.0)
+
+
+def test_bootstrap_is_deterministic_and_brackets_the_mean() -> None:
+    values = [1.0] * 30 + [0.0] * 70
+    mean, lo, hi = bootstrap_ci(values)
+    assert mean == pytest.approx(0.3) and lo < 0.3 < hi
+    assert (lo, hi) == bootstrap_ci(values)[1:]
+    assert 0.19 < lo < 0.25 and 0.35 < hi < 0.41
+    assert bootstrap_ci([1.0, 1.0]) == (1.0, 1.0, 1.0)

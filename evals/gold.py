@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from rag.errors import InputError
@@ -29,31 +30,67 @@ class GoldQuestion:
 
 
 def load_gold(path: Path | str) -> list[GoldQuestion]:
-    """Read a gold set; a bad record raises :class:`InputError` naming file and line."""
+    """Read a gold set; every bad record is reported (file and line) in one :class:`InputError`."""
     out: list[GoldQuestion] = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"malformed JSON: {exc.msg}", line=lineno) from None
-            if not isinstance(rec, dict):
-                raise InputError(path, "expected a JSON object", line=lineno)
-            for key in ("question", "answer"):
-                if not isinstance(rec.get(key), str) or not rec[key].strip():
-                    raise InputError(path, f"field '{key}' must be a non-empty string", line=lineno)
-            out.append(
-                GoldQuestion(
-                    id=str(rec.get("id", lineno)),
-                    question=rec["question"],
-                    answer=rec["answer"],
-                    answerable=bool(rec.get("answerable", True)),
-                    aliases=tuple(rec.get("aliases") or ()),
-                    evidence=rec.get("evidence") or "",
-                    gold_urls=tuple(rec.get("gold_urls") or ()),
-                    question_date=rec.get("question_date") or None,
-                )
-            )
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            q = _record(line)
+        except ValueError as exc:
+            problems.append(f"{path}:{lineno}: {exc}")
+            continue
+        if q.id in seen:
+            problems.append(f"{path}:{lineno}: id {q.id!r} repeats line {seen[q.id]}")
+            continue
+        seen[q.id] = lineno
+        out.append(q)
+    if problems:
+        raise InputError(path, f"{len(problems)} bad record(s):\n" + "\n".join(problems))
+    if not out:
+        raise InputError(path, "no questions")
     return out
+
+
+def _record(line: str) -> GoldQuestion:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(rec, dict):
+        raise ValueError("expected a JSON object")
+    for key in ("question", "answer"):
+        if not isinstance(rec.get(key), str) or not rec[key].strip():
+            raise ValueError(f"field '{key}' must be a non-empty string")
+    for key in ("aliases", "gold_urls"):
+        value = rec.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"field '{key}' must be a list of strings")
+    if "answerable" in rec and not isinstance(rec["answerable"], bool):
+        raise ValueError("field 'answerable' must be true or false")
+    qdate = rec.get("question_date") or None
+    if qdate is not None:
+        try:
+            date.fromisoformat(str(qdate))
+        except ValueError:
+            raise ValueError(f"question_date {qdate!r} is not YYYY-MM-DD") from None
+    if "id" not in rec:
+        raise ValueError("field 'id' is missing")
+    return GoldQuestion(
+        id=str(rec["id"]),
+        question=rec["question"],
+        answer=rec["answer"],
+        answerable=rec.get("answerable", True),
+        aliases=tuple(rec.get("aliases") or ()),
+        evidence=rec.get("evidence") or "",
+        gold_urls=tuple(rec.get("gold_urls") or ()),
+        question_date=qdate,
+    )

@@ -227,6 +227,63 @@ def ask(
     click.echo(f"\n[{answer.generator}, {answer.timings.get('total_ms', 0):.0f} ms]", err=True)
 
 
+@cli.command(name="eval")
+@click.option("--gold", type=click.Path(dir_okay=False, path_type=Path),
+              help="Gold set (JSONL); default: the bundled set over the sample article.")
+@click.option("--generator", help="extractive (default), openai or local.")
+@click.option("--judge", type=click.Choice(["offline", "llm"]), default="offline", show_default=True,
+              help="Support judge for citation metrics (llm: the OpenAI-compatible endpoint of the settings, cached).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True)
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="summary.json of an earlier run.")
+@click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [min] table.")
+@click.option("--limit", type=int, help="Only the first N questions.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    gold: Path | None,
+    generator: str | None,
+    judge: str,
+    out: Path,
+    baseline: Path | None,
+    thresholds: Path | None,
+    limit: int | None,
+    quiet: bool,
+) -> None:
+    """Score answers against a gold set; exit 1 on a significant regression."""
+    import time
+
+    from evals import gate, report
+    from evals.gold import load_gold
+    from evals.judge import make_judge
+    from evals.run import run, summarize
+    from rag.pipeline import Engine
+
+    settings = _settings(ctx, generator=generator)
+    gold_path = gold or Path(str(resources.files("evals") / "sample_gold.jsonl"))
+    questions = load_gold(gold_path)[:limit]
+    engine = Engine(settings)
+    supports = make_judge(judge, settings)
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    with tqdm(total=len(questions), unit="question", disable=quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
+        results = run(questions, engine, supports, progress=bar.update)
+    summary = summarize(results)
+    meta = {"gold": str(gold_path), "corpus": settings.corpus, "generator": engine.generator.name,
+            "judge": judge, "seconds": round(time.perf_counter() - started, 1)}
+    report.write(out, results, summary, meta)
+    click.echo(report.markdown(summary, meta))
+    click.echo(f"Wrote {out}/results.jsonl, summary.json, summary.md, report.html")
+    old = json.loads(baseline.read_text()) if baseline else None
+    failures = gate.check(summary, baseline=old, thresholds=gate.load_thresholds(thresholds) if thresholds else None)
+    if failures:
+        click.secho("Regression gate failed:", fg="red", err=True)
+        for reason in failures:
+            click.echo(f"  {reason}", err=True)
+        sys.exit(1)
+
+
 def main() -> None:
     """Console entry point."""
     cli()

@@ -215,7 +215,7 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
     for start, end in _answer_sentences(answer):
         sentence = answer[start:end]
         claim, cited = split_claim(sentence)
-        body, as_of = _strip_as_of(claim)
+        body, as_of = strip_as_of(claim)
         if len(content_words(body)) < _MIN_CLAIM_WORDS:
             continue  # filler ("Sure.", "Here is what I found:") makes no claim to check
         verdicts.append(_verdict(claim, body, as_of, cited, by_n, passages, judge))
@@ -247,7 +247,8 @@ def _answer_sentences(answer: str) -> list[tuple[int, int]]:
     return merged
 
 
-def _strip_as_of(claim: str) -> tuple[str, date | None]:
+def strip_as_of(claim: str) -> tuple[str, date | None]:
+    """Split the composer's "As of 4 Feb 2026, " attribution from the claim it dates."""
     m = _AS_OF.match(claim)
     if not m:
         return claim, None

@@ -1,0 +1,178 @@
+"""Run a gold set through the same ``Engine.ask`` the chat uses, and score it.
+
+Per question: retrieval on text (answer-hit@k, within token budgets, reciprocal
+rank) and evidence recall (gold URLs among retrieved articles); correctness
+(contains gold, exact match, token F1; a refusal scores 0); groundedness (ALCE
+citation recall/precision by a support judge, and the share of generated
+sentences that survived verification); refusal. Answers with no claim are
+counted apart and never scored as perfect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from evals.gold import GoldQuestion
+from evals.metrics import (
+    Supports,
+    answer_hit_at_k,
+    answer_hit_within,
+    bootstrap_ci,
+    citation_scores,
+    contains_answer,
+    evidence_recall,
+    exact_match,
+    precision_recall,
+    reciprocal_rank,
+    token_f1,
+)
+from evals.retrieval import BUDGETS, KS
+from index.chunk import cl100k
+from rag.pipeline import Engine
+from rag.types import Answer, Filters
+from rag.verify import strip_as_of
+
+RETRIEVAL_DEPTH = 40
+
+
+@dataclass
+class QuestionResult:
+    """Everything measured for one gold question."""
+
+    id: str
+    question: str
+    answers: list[str]
+    answerable: bool
+    answer: dict[str, Any]
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    claim_free: bool = False
+    seconds: float = 0.0
+
+
+def run(
+    questions: Sequence[GoldQuestion],
+    engine: Engine,
+    supports: Supports,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> list[QuestionResult]:
+    """Ask and score every question (``question_date`` is the reference date)."""
+    tokens = cl100k()
+    out = []
+    for q in questions:
+        filters = Filters(reference_date=date.fromisoformat(q.question_date) if q.question_date else None)
+        started = time.perf_counter()
+        answer = engine.ask(q.question, filters=filters)
+        seconds = time.perf_counter() - started
+        ranked = engine.search(q.question, filters, k=RETRIEVAL_DEPTH)
+        out.append(_score(q, answer, [p.text for p in ranked], [p.url for p in ranked], supports, tokens, seconds))
+        if progress:
+            progress(1)
+    return out
+
+
+def _score(
+    q: GoldQuestion,
+    answer: Answer,
+    ranked: list[str],
+    urls: list[str],
+    supports: Supports,
+    tokens: Callable[[str], list[int]],
+    seconds: float,
+) -> QuestionResult:
+    m: dict[str, float | None] = {}
+    answers = list(q.answers)
+    if q.answerable:
+        for k in KS:
+            m[f"hit@{k}"] = float(answer_hit_at_k(ranked, answers, k))
+        for b in BUDGETS:
+            m[f"within_{b}"] = float(answer_hit_within(ranked, answers, b, tokens))
+        m["mrr"] = reciprocal_rank(ranked, answers)
+        m["evidence_recall"] = evidence_recall(urls, q.gold_urls)
+        text = "" if answer.refused else answer.text
+        m["contains_gold"] = float(any(contains_answer(text, a) for a in answers))
+        m["exact_match"] = float(exact_match(text, answers))
+        m["token_f1"] = token_f1(text, answers)
+    by_n = {p.n: p.text for p in answer.passages}
+    shown = [v for v in answer.sentences if v.status != "unsupported"]
+    claim_free = not answer.refused and not shown
+    if not answer.refused and shown:
+        # The "As of <date>," attribution is checked against the passage's date by the
+        # verifier; the judge sees the claim itself.
+        claims = [(strip_as_of(v.text)[0], [by_n[n] for n in v.citations if n in by_n]) for v in shown]
+        cs = citation_scores(claims, supports)
+        m["citation_recall"] = cs.recall
+        m["citation_precision"] = cs.precision
+    if answer.sentences:
+        m["sentences_supported"] = len([v for v in answer.sentences if v.status != "unsupported"]) / len(
+            answer.sentences
+        )
+    m["refused"] = float(answer.refused)
+    return QuestionResult(
+        id=q.id,
+        question=q.question,
+        answers=answers,
+        answerable=q.answerable,
+        answer=answer.to_dict(),
+        metrics=m,
+        claim_free=claim_free,
+        seconds=seconds,
+    )
+
+
+# Metrics reported with a bootstrap CI, and the questions each is averaged over.
+METRICS = (
+    [f"hit@{k}" for k in KS]
+    + [f"within_{b}" for b in BUDGETS]
+    + ["mrr", "evidence_recall", "contains_gold", "exact_match", "token_f1"]
+    + ["citation_recall", "citation_precision", "sentences_supported"]
+)
+
+
+def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Means with 95% bootstrap CIs, refusal P/R, the 2x2 table, and per-question values."""
+    summary: dict[str, Any] = {"questions": len(results), "metrics": {}}
+    for name in METRICS:
+        values = [r.metrics[name] for r in results if r.metrics.get(name) is not None]
+        if values:
+            mean, lo, hi = bootstrap_ci([float(v) for v in values])  # type: ignore[arg-type]
+            summary["metrics"][name] = {"mean": mean, "ci95": [lo, hi], "n": len(values)}
+    refused = [bool(r.metrics["refused"]) for r in results]
+    unanswerable = [not r.answerable for r in results]
+    precision, recall = precision_recall(refused, unanswerable)
+    summary["refusal"] = {
+        "precision": precision,
+        "recall": recall,
+        "false_refusal_rate": _share([ref for ref, un in zip(refused, unanswerable) if not un]),
+        "refused": sum(refused),
+        "unanswerable": sum(unanswerable),
+    }
+    table = {"correct_grounded": 0, "correct_ungrounded": 0, "incorrect_grounded": 0, "incorrect_ungrounded": 0}
+    for r in results:
+        if not r.answerable or r.metrics["refused"] or r.claim_free:
+            continue
+        correct = "correct" if r.metrics.get("contains_gold") else "incorrect"
+        grounded = "grounded" if r.metrics.get("citation_recall") == 1.0 else "ungrounded"
+        table[f"{correct}_{grounded}"] += 1
+    summary["correct_x_grounded"] = table
+    summary["claim_free_answers"] = sum(r.claim_free for r in results)
+    seconds = sorted(r.seconds for r in results)
+    summary["latency_ms"] = {
+        "p50": 1000 * seconds[len(seconds) // 2] if seconds else None,
+        "p95": 1000 * seconds[int(0.95 * (len(seconds) - 1))] if seconds else None,
+    }
+    summary["per_question"] = {r.id: {k: v for k, v in r.metrics.items() if v is not None} for r in results}
+    return summary
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def as_jsonl_rows(results: Sequence[QuestionResult]) -> list[dict[str, Any]]:
+    """Per-question results, JSON-ready."""
+    return [asdict(r) for r in results]

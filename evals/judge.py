@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import BackendError, ConfigError
@@ -100,3 +101,24 @@ def make_judge(name: str, settings: Settings) -> OfflineJudge | LLMJudge:
     if name == "llm":
         return LLMJudge(settings, Path(settings.data_dir) / "judge-cache.jsonl")
     raise ConfigError(f"Unknown judge '{name}'; known: offline, llm")
+
+
+def agreement(supports: Callable[[str, str], bool], path: Path | None = None) -> dict[str, float | int]:
+    """The judge's precision, recall and accuracy on the labelled (claim, passage) fixture."""
+    from importlib import resources
+
+    path = path or Path(str(resources.files("evals") / "verifier_pairs.jsonl"))
+    pairs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    tp = fp = fn = correct = 0
+    for p in pairs:
+        got = supports(p["claim"], p["passage"])
+        tp += got and p["supported"]
+        fp += got and not p["supported"]
+        fn += (not got) and p["supported"]
+        correct += got == p["supported"]
+    return {
+        "pairs": len(pairs),
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "accuracy": correct / len(pairs),
+    }

@@ -5,7 +5,7 @@ passage's own sentences, whole or cut to their main clause; unsupported ones
 change a number, swap in a name from another article, come from an unrelated
 article, or come from another part of the same article (same names, other
 facts: the hard case). Labels follow from the construction; the output is
-committed as ``tests/fixtures/verifier_pairs.jsonl`` so tests need no corpus.
+committed as ``evals/verifier_pairs.jsonl`` so tests and ``rag eval`` need no corpus.
 
 Usage::
 

@@ -270,8 +270,13 @@ def eval_command(
     with tqdm(total=len(questions), unit="question", disable=quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
         results = run(questions, engine, supports, progress=bar.update)
     summary = summarize(results)
+    from evals.judge import agreement
+
+    fit = agreement(supports)
     meta = {"gold": str(gold_path), "corpus": settings.corpus, "generator": engine.generator.name,
-            "judge": judge, "seconds": round(time.perf_counter() - started, 1)}
+            "judge": judge, "seconds": round(time.perf_counter() - started, 1),
+            "judge_agreement": f"precision {fit['precision']:.3f}, recall {fit['recall']:.3f}, "
+            f"accuracy {fit['accuracy']:.3f} on {fit['pairs']} labelled pairs"}
     report.write(out, results, summary, meta)
     click.echo(report.markdown(summary, meta))
     click.echo(f"Wrote {out}/results.jsonl, summary.json, summary.md, report.html")

@@ -29,6 +29,7 @@ def test_eval_on_the_sample(tmp_path: Path, hashing: object) -> None:
     m = summary["metrics"]["contains_gold"]
     assert m["n"] == 6 and m["ci95"][0] <= m["mean"] <= m["ci95"][1]
     assert "| contains_gold |" in first.output
+    assert "judge_agreement: precision 0.872, recall 0.976" in first.output
 
     # Two runs of the same config give identical numbers.
     second = _run(tmp_path, "eval", "--out", str(tmp_path / "b"), "-q", "--baseline", str(tmp_path / "a" / "summary.json"))

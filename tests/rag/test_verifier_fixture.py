@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rag.verify import LexicalJudge
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "verifier_pairs.jsonl"
+FIXTURE = Path(__file__).resolve().parents[2] / "evals" / "verifier_pairs.jsonl"
 
 
 def score() -> tuple[float, float, dict[str, str]]:

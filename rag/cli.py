@@ -40,7 +40,9 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, corpus: str | None, data_dir: str | None) -> None:
     """Question answering over news articles, with verified citations."""
-    ctx.obj = lambda **extra: load_settings(config, corpus=corpus, data_dir=data_dir, **extra)
+    given = {"corpus": corpus, "data_dir": data_dir}
+    # A subcommand's own option (e.g. `rag eval --corpus X`) wins over the group's.
+    ctx.obj = lambda **extra: load_settings(config, **{**given, **{k: v for k, v in extra.items() if v is not None}})
 
 
 def _settings(ctx: click.Context, **extra: Any) -> Settings:
@@ -230,6 +232,7 @@ def ask(
 @cli.command(name="eval")
 @click.option("--gold", type=click.Path(dir_okay=False, path_type=Path),
               help="Gold set (JSONL); default: the bundled set over the sample article.")
+@click.option("--corpus", help="Corpus to evaluate (as the global --corpus).")
 @click.option("--generator", help="extractive (default), openai or local.")
 @click.option("--judge", type=click.Choice(["offline", "llm"]), default="offline", show_default=True,
               help="Support judge for citation metrics (llm: the OpenAI-compatible endpoint of the settings, cached).")
@@ -242,6 +245,7 @@ def ask(
 def eval_command(
     ctx: click.Context,
     gold: Path | None,
+    corpus: str | None,
     generator: str | None,
     judge: str,
     out: Path,
@@ -259,7 +263,7 @@ def eval_command(
     from evals.run import run, summarize
     from rag.pipeline import Engine
 
-    settings = _settings(ctx, generator=generator)
+    settings = _settings(ctx, generator=generator, corpus=corpus)
     gold_path = gold or Path(str(resources.files("evals") / "sample_gold.jsonl"))
     questions = load_gold(gold_path)[:limit]
     engine = Engine(settings)

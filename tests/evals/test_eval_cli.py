@@ -32,7 +32,8 @@ def test_eval_on_the_sample(tmp_path: Path, hashing: object) -> None:
     assert "judge_agreement: precision 0.872, recall 0.976" in first.output
 
     # Two runs of the same config give identical numbers.
-    second = _run(tmp_path, "eval", "--out", str(tmp_path / "b"), "-q", "--baseline", str(tmp_path / "a" / "summary.json"))
+    second = _run(tmp_path, "eval", "--corpus", "evaltest", "--out", str(tmp_path / "b"), "-q",
+                  "--baseline", str(tmp_path / "a" / "summary.json"))
     assert second.exit_code == 0
     again = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert again["metrics"] == summary["metrics"] and again["per_question"] == summary["per_question"]

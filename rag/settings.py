@@ -107,6 +107,18 @@ class Settings(BaseSettings):
         True, description="When the LLM fails, answer extractively (and say so) instead of erroring."
     )
 
+    api_keys_env: str = Field(
+        "RAG_API_KEYS",
+        description="Name of the environment variable holding comma-separated read API keys; "
+        "when no key is configured the API is open (bind to localhost).",
+    )
+    api_write_keys_env: str = Field(
+        "RAG_API_WRITE_KEYS",
+        description="Name of the environment variable holding comma-separated keys allowed to ingest and delete.",
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused (HTTP 422).")
+    max_request_mb: float = Field(20.0, gt=0, description="Larger HTTP request bodies are refused (HTTP 413).")
+
     clean_boilerplate: bool = Field(
         True, description="Remove ad, video-player, newsletter and repeated template lines."
     )

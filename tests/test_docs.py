@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.cli import cli
+from ui.cli import cli
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

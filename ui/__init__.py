@@ -1,1 +1,1 @@
-"""Serve the chat and the HTTP API (built in a later issue; see README)."""
+"""Serve people and portals: the `rag` command line and the HTTP API (the Gradio chat comes later)."""

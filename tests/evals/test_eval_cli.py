@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from rag.cli import cli
+from ui.cli import cli
 
 
 def _run(tmp_path: Path, *args: str) -> object:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag.cli import cli
+from ui.cli import cli
 from tests.index.test_ingest import article, write_jsonl
 
 

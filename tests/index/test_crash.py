@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def _run(data_dir: Path, src: Path, *, kill_after: float | None = None) -> int | None:
     env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_CORPUS": "crash",
            "RAG_CHUNK_SIZE": "96", "RAG_CHUNK_OVERLAP": "16", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", "--quiet", str(src)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(src)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if kill_after is None:
         _, err = proc.communicate(timeout=600)

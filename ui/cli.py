@@ -1,6 +1,7 @@
-"""The ``rag`` command: ingest, delete and inspect a corpus.
+"""The ``rag`` command: ingest, delete and inspect a corpus, ask, evaluate, serve.
 
-Errors of ours (:class:`~rag.errors.RagError`) are printed as one line and
+The command line is a user interface like the HTTP API, so it lives in ``ui/``
+and may call index, rag and evals; nothing below imports it. Errors of ours (:class:`~rag.errors.RagError`) are printed as one line and
 exit with status 1; anything else is a bug and keeps its traceback.
 """
 
@@ -291,6 +292,25 @@ def eval_command(
         for reason in failures:
             click.echo(f"  {reason}", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (keep localhost unless API keys are set).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the HTTP API (OpenAPI schema at /docs and /openapi.json)."""
+    import logging
+
+    import uvicorn
+
+    from ui.api import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = _settings(ctx)
+    app = create_app(settings)
+    click.echo(f"Serving corpus '{settings.corpus}' on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

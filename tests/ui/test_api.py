@@ -1,0 +1,164 @@
+"""The HTTP API against live `rag serve` processes on loopback (real embedder,
+real Chroma store), with httpx and with the OpenAI SDK as a portal would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.slow
+READ_KEY, WRITE_KEY = "read-key-5f2c", "write-key-9a1e"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(data: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[bytes]:
+    base = [sys.executable, "-m", "ui.cli", "--data-dir", str(data), "--corpus", "apitest"]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"HF_HUB_OFFLINE": "1"} | (env or {})
+    return subprocess.Popen(base + list(args), env=full_env, **kw)  # type: ignore[call-overload]
+
+
+def _serve(data: Path, log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    port = _port()
+    proc = _cli(data, "serve", "--port", str(port), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise RuntimeError("server did not start")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("api")
+    assert _cli(d, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(data: Path) -> Iterator[str]:
+    proc, url = _serve(data, data / "open.log")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_health_and_schema(server: str) -> None:
+    health = httpx.get(f"{server}/healthz", timeout=60).json()
+    assert health["ok"] and health["corpus"] == "apitest" and health["articles"] == 1 and health["chunks"] >= 3
+    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    assert {"/api/ask", "/api/search", "/api/ingest", "/api/articles", "/v1/chat/completions"} <= set(paths)
+
+
+def test_ask_json_and_sse(server: str) -> None:
+    q = {"question": "How many more militants did security forces kill in Balochistan?"}
+    ans = httpx.post(f"{server}/api/ask", json=q, timeout=60).json()
+    assert ans["status"] == "answered" and "22 more" in ans["text"] and "[1]" in ans["text"]
+    cit = ans["citations"][0]
+    assert cit["passage"]["published"] == "2026-02-04" and cit["spans"]
+    with httpx.stream("POST", f"{server}/api/ask", json={**q, "stream": True}, timeout=60) as res:
+        assert res.headers["content-type"].startswith("text/event-stream")
+        events = [line[7:] for line in res.iter_lines() if line.startswith("event: ")]
+    assert events[0] == "delta" and events[-1] == "answer" and events.count("answer") == 1
+
+
+def test_follow_up_and_filters(server: str) -> None:
+    first = "What happened to militants in Balochistan?"
+    body = {"question": "And what did the minister say?",
+            "history": [{"question": first, "answer": "Security forces killed 22 more [1]."}]}
+    ans = httpx.post(f"{server}/api/ask", json=body, timeout=60).json()
+    assert "Khawaja Asif" in ans["text"]
+    none = httpx.post(f"{server}/api/ask", timeout=60,
+                      json={"question": first, "filters": {"date_to": "2020-01-01"}}).json()
+    assert none["refused"] and none["status"] == "no_evidence"
+
+
+def test_ingest_search_articles_delete(server: str) -> None:
+    article = {"id": "zep-1", "url": "https://z.example/zeppelin", "title": "Zeppelin museum opens",
+               "source": "z.example", "published": "2026-02-03",
+               "text": "A zeppelin museum opened in Friedrichshafen on Tuesday, drawing 4,000 visitors."}
+    res = httpx.post(f"{server}/api/ingest", json={"articles": [article]}, timeout=120).json()
+    assert res["ok"] and res["added"] == 1
+    hits = httpx.get(f"{server}/api/search", params={"q": "zeppelin museum visitors", "k": 3}).json()["passages"]
+    assert hits[0]["url"] == "https://z.example/zeppelin"
+    only = httpx.get(f"{server}/api/search", params={"q": "zeppelin museum", "source": "nowhere.example"}).json()
+    assert only["passages"] == []
+    listed = httpx.get(f"{server}/api/articles").json()
+    assert listed["total"] == 2 and [a["published"] for a in listed["articles"]] == ["2026-02-04", "2026-02-03"]
+    assert listed["articles"][1]["article_id"] == "zep-1"
+    assert httpx.delete(f"{server}/api/articles/zep-1").json()["articles"] == 1
+    again = httpx.delete(f"{server}/api/articles/zep-1")
+    assert again.status_code == 404 and again.json() == {"ok": False, "error": "No article with id 'zep-1'"}
+
+
+def test_bad_requests_get_clear_errors(server: str) -> None:
+    empty = httpx.post(f"{server}/api/ask", json={"question": "  "})
+    assert empty.status_code == 422 and empty.json() == {"ok": False, "error": "The question is empty"}
+    long = httpx.post(f"{server}/api/ask", json={"question": "why " * 1000})
+    assert long.status_code == 422 and "longer than 2000" in long.json()["error"]
+    bad = httpx.post(f"{server}/api/ask", json={"questio": "typo"})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("Invalid request: body.question")
+    huge = httpx.post(f"{server}/api/ingest", content=b"x" * (21 * 1024 * 1024),
+                      headers={"content-type": "application/json"})
+    assert huge.status_code == 413 and huge.json()["ok"] is False
+
+
+def test_openai_sdk_against_our_chat_endpoint(server: str) -> None:
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="unused")
+    res = client.chat.completions.create(model="newsrag", messages=[
+        {"role": "user", "content": "Who is Pakistan's defence minister?"}])
+    assert "Khawaja Asif" in (res.choices[0].message.content or "")
+    citations = res.model_extra["citations"]  # type: ignore[index]
+    assert citations[0]["published"] == "2026-02-04" and citations[0]["quotes"]
+    stream = client.chat.completions.create(model="newsrag", stream=True, messages=[
+        {"role": "user", "content": "How many more militants did security forces kill in Balochistan?"}])
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert "22 more" in text
+
+
+def test_api_keys_and_scopes(data: Path) -> None:
+    env = {"RAG_API_KEYS": READ_KEY, "RAG_API_WRITE_KEYS": WRITE_KEY}
+    log = data / "auth.log"
+    proc, url = _serve(data, log, env)
+    try:
+        q = {"question": "Who is Pakistan's defence minister?"}
+        assert httpx.post(f"{url}/api/ask", json=q, timeout=60).status_code == 401
+        wrong = httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": "Bearer nope"}, timeout=60)
+        assert wrong.status_code == 401 and wrong.json()["ok"] is False
+        read = {"Authorization": f"Bearer {READ_KEY}"}
+        write = {"Authorization": f"Bearer {WRITE_KEY}"}
+        assert httpx.post(f"{url}/api/ask", json=q, headers=read, timeout=60).status_code == 200
+        assert httpx.post(f"{url}/api/ask", json=q, headers=write, timeout=60).status_code == 200
+        denied = httpx.delete(f"{url}/api/articles/nothing", headers=read)
+        assert denied.status_code == 403 and "write-scoped" in denied.json()["error"]
+        assert httpx.delete(f"{url}/api/articles/nothing", headers=write).status_code == 404
+        assert openai.OpenAI(base_url=f"{url}/v1", api_key=READ_KEY).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": q["question"]}]).choices[0].message.content
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    logged = log.read_text()
+    assert '"path": "/api/ask"' in logged  # structured logs are written...
+    assert READ_KEY not in logged and WRITE_KEY not in logged  # ...without keys
+    assert json.loads(next(line for line in logged.splitlines() if '"event": "answer"' in line))["status"]

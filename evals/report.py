@@ -27,6 +27,10 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
+def _ci(ci: list[float] | None) -> str:
+    return "" if ci is None else f"(95% CI {ci[0]:.3f} .. {ci[1]:.3f})"
+
+
 def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     """The summary as Markdown tables."""
     lines = [f"# Eval: {meta.get('gold', '')} ({summary['questions']} questions)", ""]
@@ -39,8 +43,9 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     r = summary["refusal"]
     lines += [
         "",
-        f"Refusals: precision {_fmt(r['precision'])}, recall {_fmt(r['recall'])}, false-refusal rate "
-        f"{_fmt(r['false_refusal_rate'])} ({r['refused']} refused, {r['unanswerable']} unanswerable).",
+        f"Refusals: precision {_fmt(r['precision'])} {_ci(r['precision_ci95'])}, recall {_fmt(r['recall'])} "
+        f"{_ci(r['recall_ci95'])}, false-refusal rate {_fmt(r['false_refusal_rate'])} "
+        f"{_ci(r['false_refusal_rate_ci95'])} ({r['refused']} refused, {r['unanswerable']} unanswerable).",
         f"Claim-free answers (counted apart, never scored): {summary['claim_free_answers']}.",
         "",
         "| | grounded | ungrounded |",

@@ -150,6 +150,10 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "false_refusal_rate": _share([ref for ref, un in zip(refused, unanswerable) if not un]),
         "refused": sum(refused),
         "unanswerable": sum(unanswerable),
+        # Each a share of a subset of questions, so each gets the bootstrap of its subset.
+        "precision_ci95": _ci([float(un) for ref, un in zip(refused, unanswerable) if ref]),
+        "recall_ci95": _ci([float(ref) for ref, un in zip(refused, unanswerable) if un]),
+        "false_refusal_rate_ci95": _ci([float(ref) for ref, un in zip(refused, unanswerable) if not un]),
     }
     table = {"correct_grounded": 0, "correct_ungrounded": 0, "incorrect_grounded": 0, "incorrect_ungrounded": 0}
     for r in results:
@@ -167,6 +171,10 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
     }
     summary["per_question"] = {r.id: {k: v for k, v in r.metrics.items() if v is not None} for r in results}
     return summary
+
+
+def _ci(values: Sequence[float]) -> list[float] | None:
+    return list(bootstrap_ci(values)[1:]) if values else None
 
 
 def _share(flags: Sequence[bool]) -> float | None:

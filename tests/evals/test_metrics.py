@@ -87,3 +87,29 @@ def test_bootstrap_is_deterministic_and_brackets_the_mean() -> None:
     assert (lo, hi) == bootstrap_ci(values)[1:]
     assert 0.19 < lo < 0.25 and 0.35 < hi < 0.41
     assert bootstrap_ci([1.0, 1.0]) == (1.0, 1.0, 1.0)
+
+
+def test_summary_counts_refusals_and_claim_free_apart() -> None:
+    from evals.run import QuestionResult, summarize
+
+    def result(qid: str, answerable: bool, refused: bool, **metrics: float) -> QuestionResult:
+        return QuestionResult(id=qid, question="q", answers=["a"], answerable=answerable, answer={},
+                              metrics={"refused": float(refused), **metrics})
+
+    results = [
+        result("1", True, False, contains_gold=1.0, citation_recall=1.0),
+        result("2", True, True, contains_gold=0.0),
+        result("3", False, True),
+        result("4", False, False, citation_recall=0.0),
+        QuestionResult(id="5", question="q", answers=["a"], answerable=True, answer={},
+                       metrics={"refused": 0.0, "contains_gold": 0.0}, claim_free=True),
+    ]
+    s = summarize(results)
+    assert s["refusal"]["precision"] == 0.5 and s["refusal"]["recall"] == 0.5
+    assert s["refusal"]["false_refusal_rate"] == pytest.approx(1 / 3)
+    assert s["refusal"]["recall_ci95"] == [0.0, 1.0]
+    assert s["claim_free_answers"] == 1
+    # Only answered, claim-bearing, answerable questions enter the 2x2 table.
+    assert s["correct_x_grounded"] == {"correct_grounded": 1, "correct_ungrounded": 0,
+                                       "incorrect_grounded": 0, "incorrect_ungrounded": 0}
+    assert s["metrics"]["citation_recall"]["mean"] == 0.5  # an empty answer never scores 1.0 by default

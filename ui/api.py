@@ -35,6 +35,8 @@ from rag.errors import (
     InputError,
     RagError,
 )
+from index.embed import make_embedder
+from index.store import ChunkStore
 from rag.pipeline import Engine
 from rag.settings import Settings
 from rag.types import Answer, Filters
@@ -126,14 +128,27 @@ def _keys(settings: Settings, write: bool) -> list[str]:
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """The API app for one corpus. The engine is built on first use if not given."""
     app = FastAPI(title="newsrag", version="0.1.0", description=__doc__)
-    state: dict[str, Any] = {"engine": engine}
+    state: dict[str, Any] = {"engine": engine, "embedder": engine.embedder if engine else None}
     lock = threading.Lock()
 
+    def get_embedder() -> Any:
+        with lock:
+            if state["embedder"] is None:
+                state["embedder"] = make_embedder(settings)
+            return state["embedder"]
+
     def get_engine() -> Engine:
+        embedder = get_embedder()
         with lock:
             if state["engine"] is None:
-                state["engine"] = Engine(settings)
+                state["engine"] = Engine(settings, embedder=embedder)
             return state["engine"]
+
+    def ingest_path(path: Path) -> dict[str, Any]:
+        # Not through the engine: ingest must work on a corpus that does not exist yet.
+        engine = state["engine"]
+        store = engine.store if engine is not None else ChunkStore(settings)
+        return _ingest(path, store, get_embedder(), settings)
 
     def authorize(request: Request, *, write: bool) -> None:
         read_keys, write_keys = _keys(settings, False), _keys(settings, True)
@@ -254,7 +269,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.jsonl"
             path.write_text("".join(a.model_dump_json(exclude_none=True) + "\n" for a in body.articles))
-            return _ingest(path, get_engine(), settings)
+            return ingest_path(path)
 
     @app.post("/api/ingest/file", dependencies=[Depends(writer)])
     def ingest_file(file: UploadFile = File(...)) -> dict[str, Any]:
@@ -263,7 +278,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
             path.write_bytes(file.file.read())
-            return _ingest(path, get_engine(), settings)
+            return ingest_path(path)
 
     @app.post("/v1/chat/completions", dependencies=[Depends(reader)], response_model=None)
     def chat(body: ChatIn) -> Any:
@@ -344,10 +359,10 @@ def _openai_sse(
     yield "data: [DONE]\n\n"
 
 
-def _ingest(path: Path, engine: Engine, settings: Settings) -> dict[str, Any]:
+def _ingest(path: Path, store: ChunkStore, embedder: Any, settings: Settings) -> dict[str, Any]:
     from index.ingest import ingest
 
-    report = ingest([path], settings, store=engine.store, embedder=engine.embedder)
+    report = ingest([path], settings, store=store, embedder=embedder)
     return {
         "ok": report.ok,
         "added": report.added,

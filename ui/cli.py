@@ -307,6 +307,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     from ui.api import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "chromadb", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _settings(ctx)
     app = create_app(settings)
     click.echo(f"Serving corpus '{settings.corpus}' on http://{host}:{port} (API docs at /docs)")

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # Ask every question once with no refusal threshold, to see the evidence
     # scores of both kinds of question; the threshold is then applied offline.
-    open_engine = Engine(replace_settings(settings, refusal_threshold=0.0), store=engine.store,
+    open_engine = Engine(settings.model_copy(update={"refusal_threshold": 0.0}), store=engine.store,
                          embedder=engine.embedder)
     rows = []
     latencies = []
@@ -95,11 +95,6 @@ def main(argv: list[str] | None = None) -> None:
           f"{m['false_refusals']:.3f}, sentences verified {shown}/{total}")
     print(f"warm ask latency: p50 {statistics.median(lat):.0f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.0f} ms "
           f"over {len(lat)} questions")
-
-
-def replace_settings(settings, **changes):  # type: ignore[no-untyped-def]
-    """A copy of frozen settings with some fields changed."""
-    return settings.model_copy(update=changes)
 
 
 if __name__ == "__main__":

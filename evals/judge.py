@@ -72,9 +72,9 @@ class LLMJudge:
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-        from rag.generators import _mapped_errors
+        from rag.generators import mapped_errors
 
-        with _mapped_errors(self.settings):
+        with mapped_errors(self.settings):
             res = self._client.chat.completions.create(  # type: ignore[attr-defined]
                 model=self.settings.llm_model,
                 messages=[{"role": "user", "content": PROMPT.format(passage=passage, claim=claim)}],

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from evals.gold import GoldQuestion, load_gold
 from evals.metrics import answer_hit_at_k, answer_hit_within
 from index.chunk import cl100k
+from rag.settings import Settings
 
 KS = (1, 2, 5, 10)
 BUDGETS = (512, 1024, 2048)
@@ -65,7 +66,7 @@ def score(questions: Sequence[GoldQuestion], retrieve: Retrieve) -> RetrievalSco
     )
 
 
-def dense_retrieve(settings, top_k: int = 40) -> Retrieve:  # type: ignore[no-untyped-def]
+def dense_retrieve(settings: Settings, top_k: int = 40) -> Retrieve:
     """A plain dense retriever over the settings' corpus (llama-index over Chroma)."""
     from llama_index.core import VectorStoreIndex
 

@@ -150,21 +150,23 @@ def _ingest_window(
     states = store.article_states([d.id_ for d in docs])
     tick = progress(len(docs)) if progress else None
 
+    def done_one() -> None:
+        if tick:
+            tick(1)
+
     pending: list[tuple[Document, list[TextNode], ArticleState | None]] = []
     for doc in docs:
         content_hash = _content_hash(doc, pipeline)
         state = states.get(doc.id_)
         if state is not None and state.content_hash == content_hash and state.complete:
             report.unchanged += 1
-            if tick:
-                tick(1)
+            done_one()
             continue
         if state is not None and _only_stale_tail(state, content_hash):
             # A crash after the new version's upsert but before the old tail's delete.
             store.delete_chunks([f"{doc.id_}:{i}" for i in state.chunk_hashes if i >= state.n_chunks])
             report.repaired += 1
-            if tick:
-                tick(1)
+            done_one()
             continue
         text = cleaner.clean(doc.text) if cleaner is not None else doc.text
         if not text.strip():
@@ -175,8 +177,7 @@ def _ingest_window(
                     line=doc.metadata["line"] or None,
                 )
             )
-            if tick:
-                tick(1)
+            done_one()
             continue
         cleaned = Document(id_=doc.id_, text=text, metadata=dict(doc.metadata))
         sig = dedup.signature(text)
@@ -194,8 +195,7 @@ def _ingest_window(
                 )
             )
             if skip:
-                if tick:
-                    tick(1)
+                done_one()
                 continue
         near.index().add(doc.id_, sig)
         nodes = chunker.split(cleaned)

@@ -121,14 +121,6 @@ class ChunkStore:
                 )
         return self._collection
 
-    def exists(self) -> bool:
-        """True if the corpus has been created."""
-        try:
-            self.collection()
-        except IndexNotFound:
-            return False
-        return True
-
     def article_states(self, keys: Sequence[str]) -> dict[str, ArticleState]:
         """The stored state of each of ``keys`` that has any chunk."""
         col = self.collection()

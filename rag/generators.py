@@ -8,7 +8,6 @@ so a generator is trusted for nothing.
 from __future__ import annotations
 
 import os
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -117,7 +116,7 @@ class OpenAIGenerator(Generator):
             question, passages, context_tokens=self.settings.llm_context_tokens,
             answer_tokens=self.settings.llm_max_tokens,
         )
-        with _mapped_errors(self.settings):
+        with mapped_errors(self.settings):
             chunks = self.client.chat.completions.create(
                 model=self.settings.llm_model,
                 messages=prompt.messages,
@@ -135,7 +134,7 @@ class OpenAIGenerator(Generator):
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
         """Ask the model for a standalone question (one short completion)."""
         convo = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-3:])
-        with _mapped_errors(self.settings):
+        with mapped_errors(self.settings):
             res = self.client.chat.completions.create(
                 model=self.settings.llm_model,
                 messages=[{"role": "user", "content": CONDENSE.format(history=convo, question=question)}],
@@ -147,8 +146,8 @@ class OpenAIGenerator(Generator):
 
 
 @contextmanager
-def _mapped_errors(settings: Settings) -> Iterator[None]:
-    """Translate the openai client's errors into ours, naming the server."""
+def mapped_errors(settings: Settings) -> Iterator[None]:
+    """Translate the openai client's errors into ours, naming the server (shared by the LLM judge)."""
     import openai
 
     where = settings.openai_base_url or "api.openai.com"
@@ -241,8 +240,3 @@ def make_generator(settings: Settings) -> Generator:
     if factory is None:
         raise ConfigError(f"Unknown generator '{settings.generator}'; known: {', '.join(sorted(_FACTORIES))}")
     return factory(settings)
-
-
-def elapsed(start: float) -> float:
-    """Milliseconds since ``start`` (a ``perf_counter`` reading)."""
-    return round((time.perf_counter() - start) * 1000, 1)

@@ -23,7 +23,7 @@ from rag.bm25 import BM25Index
 from rag.condense import offline_condense
 from rag.errors import BackendError, RagError
 from rag.evidence import evidence_strength, rank_sentences
-from rag.generators import ExtractiveGenerator, Generator, elapsed, make_generator
+from rag.generators import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import REFUSAL
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
@@ -177,6 +177,11 @@ class Engine:
             generator=generator,
             timings=timings,
         )
+
+
+def elapsed(start: float) -> float:
+    """Milliseconds since ``start`` (a ``perf_counter`` reading)."""
+    return round((time.perf_counter() - start) * 1000, 1)
 
 
 def _closest_articles(passages: Sequence[Passage], n: int) -> tuple[Passage, ...]:

@@ -212,12 +212,11 @@ def ask(
         click.echo(json.dumps(answer.to_dict(), indent=2, default=str))
         return
     click.echo(answer.text)
-    shown = answer.citations or tuple()
     if answer.refused and answer.passages:
         click.echo("\nClosest passages:")
         for p in answer.passages:
             click.echo(f"  - {p.title} ({p.source or 'no source'}, {p.published or 'undated'}) {p.url}")
-    for c in shown:
+    for c in answer.citations:
         p = c.passage
         click.echo(f"\n[{c.n}] {p.title} ({p.source or 'no source'}, {p.published or 'undated'})")
         for start, end in c.spans:

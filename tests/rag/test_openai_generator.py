@@ -102,7 +102,7 @@ def test_every_openai_error_we_rely_on_is_mapped() -> None:
 
     import rag.generators as g
 
-    source = inspect.getsource(g._mapped_errors)
+    source = inspect.getsource(g.mapped_errors)
     for cls in ("AuthenticationError", "NotFoundError", "APITimeoutError", "APIConnectionError",
                 "APIStatusError", "APIError"):
         assert f"openai.{cls}" in source and hasattr(openai, cls)

@@ -47,6 +47,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         f"{_ci(r['recall_ci95'])}, false-refusal rate {_fmt(r['false_refusal_rate'])} "
         f"{_ci(r['false_refusal_rate_ci95'])} ({r['refused']} refused, {r['unanswerable']} unanswerable).",
         f"Claim-free answers (counted apart, never scored): {summary['claim_free_answers']}.",
+        _sentences_line(summary.get("sentences")),
         "",
         "| | grounded | ungrounded |",
         "|---|---|---|",
@@ -122,3 +123,12 @@ def html_report(results: Sequence[QuestionResult], summary: dict[str, Any], meta
         f"<th>n</th><th></th></tr>{''.join(rows)}</table>"
         f"<h2>Questions</h2>{''.join(questions)}</body></html>"
     )
+
+
+def _sentences_line(counts: dict[str, int] | None) -> str:
+    """What verification did to the generator's sentences (absent in older summaries)."""
+    if not counts:
+        return ""
+    return (f"Verification: {counts['generated']} generated sentences, {counts['removed']} removed as unsupported, "
+            f"{counts['reattached']} re-attached to another passage; "
+            f"{counts['answers_refused_after_verification']} answers became refusals because nothing survived.")

@@ -164,6 +164,15 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         table[f"{correct}_{grounded}"] += 1
     summary["correct_x_grounded"] = table
     summary["claim_free_answers"] = sum(r.claim_free for r in results)
+    statuses = [v["status"] for r in results for v in r.answer.get("sentences", ())]
+    summary["sentences"] = {
+        "generated": len(statuses),
+        "removed": statuses.count("unsupported"),
+        "reattached": statuses.count("reattached"),
+        "answers_refused_after_verification": sum(
+            1 for r in results if r.answer.get("status") == "refused" and r.answer.get("sentences")
+        ),
+    }
     seconds = sorted(r.seconds for r in results)
     summary["latency_ms"] = {
         "p50": 1000 * seconds[len(seconds) // 2] if seconds else None,

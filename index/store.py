@@ -13,18 +13,22 @@ side manifest that could disagree with it after a crash, or between replicas):
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import chromadb
+import httpx
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import MetadataMode, TextNode
 
-from rag.errors import BackendError, ConfigError, IndexNotFound
+from rag.errors import BackendError, BackendUnavailable, ConfigError, IndexNotFound, RagError
 from rag.settings import Settings
 
 _READ_BATCH = 500
@@ -65,7 +69,10 @@ class StoreStats:
 
 def make_client(settings: Settings) -> Any:
     """A Chroma client: HTTP when ``chroma_host`` is set, else embedded on disk."""
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    chroma_settings = ChromaSettings(
+        anonymized_telemetry=False,
+        chroma_server_ssl_verify=str(settings.chroma_ca_file) if settings.chroma_ca_file else None,
+    )
     try:
         if settings.chroma_host:
             token = os.environ.get(settings.chroma_token_env)
@@ -83,7 +90,55 @@ def make_client(settings: Settings) -> Any:
         where = (
             f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
         )
-        raise BackendError(f"Cannot open the Chroma store at {where}: {exc}") from exc
+        error = BackendUnavailable if settings.chroma_host else BackendError
+        raise error(f"Cannot open the Chroma store at {where}: {exc}") from exc
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ef_search well above the 50 candidates the retriever asks for: HNSW's default (100)
+# misses a true neighbour now and then, and two stores holding the same vectors (an
+# embedded one and its copy on a server) then rank differently.
+HNSW_CONFIGURATION = {"hnsw": {"space": "cosine", "ef_search": 400}}
+
+
+@contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Turn the Chroma client's transport failures into our errors, naming the server.
+
+    A server that is down or restarting gives :class:`BackendUnavailable` (HTTP 503
+    in the API); the HTTP client reconnects on the next call, so service resumes
+    by itself once the server is back.
+    """
+    try:
+        yield
+    except RagError:
+        raise
+    except httpx.TransportError as exc:
+        where = f"{settings.chroma_host}:{settings.chroma_port}"
+        raise BackendUnavailable(
+            f"The Chroma server at {where} is unreachable ({type(exc).__name__}): retry when it is back"
+        ) from exc
+    except chromadb.errors.ChromaError as exc:
+        if isinstance(exc, chromadb.errors.NotFoundError):
+            raise
+        raise BackendError(f"The Chroma store failed: {exc}") from exc
+
+
+def _guarded(method: F) -> F:
+    """Apply :func:`store_errors` to a method (and to the iteration of a generator method)."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def gen(self: ChunkStore, *args: Any, **kwargs: Any) -> Any:
+            with store_errors(self.settings):
+                yield from method(self, *args, **kwargs)
+        return gen  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def call(self: ChunkStore, *args: Any, **kwargs: Any) -> Any:
+        with store_errors(self.settings):
+            return method(self, *args, **kwargs)
+    return call  # type: ignore[return-value]
 
 
 class ChunkStore:
@@ -95,6 +150,7 @@ class ChunkStore:
         self.client = client if client is not None else make_client(settings)
         self._collection: Any | None = None
 
+    @_guarded
     def collection(self, *, create: bool = False, embedder: str | None = None) -> Any:
         """The corpus's collection; ``create`` makes it, recording ``embedder``."""
         if self._collection is None:
@@ -104,7 +160,7 @@ class ChunkStore:
                     self._collection = self.client.get_or_create_collection(
                         name,
                         metadata={"embedder": embedder or "unknown"},
-                        configuration={"hnsw": {"space": "cosine"}},
+                        configuration=HNSW_CONFIGURATION,
                     )
                 else:
                     self._collection = self.client.get_collection(name)
@@ -121,6 +177,12 @@ class ChunkStore:
                 )
         return self._collection
 
+    @_guarded
+    def corpora(self) -> list[str]:
+        """Names of every corpus in the store (the client's collections)."""
+        return sorted(c if isinstance(c, str) else c.name for c in self.client.list_collections())
+
+    @_guarded
     def article_states(self, keys: Sequence[str]) -> dict[str, ArticleState]:
         """The stored state of each of ``keys`` that has any chunk."""
         col = self.collection()
@@ -138,6 +200,7 @@ class ChunkStore:
             for k, v in found.items()
         }
 
+    @_guarded
     def write(
         self,
         nodes: Sequence[TextNode],
@@ -165,9 +228,29 @@ class ChunkStore:
             if stale:
                 col.delete(ids=stale)
             self._bump_version()
+        except httpx.TransportError:
+            raise  # the guard names the unreachable server (503), not a write failure
         except Exception as exc:
             raise BackendError(f"Writing to Chroma collection '{self.settings.corpus}' failed: {exc}") from exc
 
+    @_guarded
+    def copy_to(self, target: ChunkStore, batch: int = 1000) -> int:
+        """Copy every chunk, vector and metadata into ``target`` (another store or server), without
+        re-embedding; upserts by id, so re-running it is safe. Returns the chunks copied."""
+        src = self.collection()
+        embedder = (src.metadata or {}).get("embedder")
+        col = target.collection(create=True, embedder=embedder)
+        total = src.count()
+        limit = min(batch, target.client.get_max_batch_size())
+        target._bump_version()
+        for offset in range(0, total, limit):
+            res = src.get(include=["documents", "metadatas", "embeddings"], limit=limit, offset=offset)
+            col.upsert(ids=res["ids"], documents=res["documents"], metadatas=res["metadatas"],
+                       embeddings=[list(e) for e in res["embeddings"]])
+        target._bump_version()
+        return total
+
+    @_guarded
     def delete_chunks(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
@@ -175,6 +258,7 @@ class ChunkStore:
             self.collection().delete(ids=list(ids))
             self._bump_version()
 
+    @_guarded
     def delete_articles(self, where: Mapping[str, Any]) -> tuple[int, int]:
         """Delete every chunk matching a metadata filter; returns (articles, chunks)."""
         col = self.collection()
@@ -188,6 +272,7 @@ class ChunkStore:
             self._bump_version()
         return len(articles), len(ids)
 
+    @_guarded
     def version(self) -> str:
         """The corpus's change marker; differs after any write or delete.
 
@@ -197,6 +282,7 @@ class ChunkStore:
         col = self.client.get_collection(self.settings.corpus)
         return str((col.metadata or {}).get("version", "0"))
 
+    @_guarded
     def _bump_version(self) -> None:
         # Bumped before and after each change: a reader that built a derived
         # index (BM25) while a change was under way sees a newer version later.
@@ -205,6 +291,7 @@ class ChunkStore:
         meta["version"] = uuid.uuid4().hex
         col.modify(metadata=meta)
 
+    @_guarded
     def iter_chunks(self, batch: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every chunk as ``(id, text, metadata)``, in pages."""
         col = self.collection()
@@ -216,6 +303,7 @@ class ChunkStore:
             yield from zip(res["ids"], res["documents"], res["metadatas"])
             offset += len(res["ids"])
 
+    @_guarded
     def fetch(self, ids: Sequence[str]) -> dict[str, TextNode]:
         """Chunks by id, as llama-index nodes (missing ids are left out)."""
         if not ids:
@@ -232,6 +320,7 @@ class ChunkStore:
             for cid, text, meta in zip(res["ids"], res["documents"], res["metadatas"])
         }
 
+    @_guarded
     def first_chunks(self) -> list[dict[str, Any]]:
         """Metadata of chunk 0 of every article (one row per article)."""
         res = self.collection().get(where={"chunk_index": 0}, include=["metadatas"])
@@ -241,6 +330,7 @@ class ChunkStore:
         """Stored MinHash signatures by article key."""
         return {m["document_id"]: m["minhash"] for m in self.first_chunks() if m.get("minhash")}
 
+    @_guarded
     def stats(self) -> StoreStats:
         """Articles, chunks, sources and date range of the corpus."""
         col = self.collection()
@@ -264,6 +354,7 @@ class ChunkStore:
 
         return ChromaVectorStore(chroma_collection=self.collection())
 
+    @_guarded
     def dump(self) -> dict[str, tuple[str, dict[str, Any], list[float]]]:
         """Every chunk as ``id -> (text, metadata, embedding)``; for tests and audits."""
         col = self.collection()

@@ -74,6 +74,8 @@ def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSen
             n_words = len(p.text[s:e].split())
             if n_words < _MIN_WORDS or n_words > _MAX_WORDS:
                 continue
+            if p.text[s:e].rstrip(" \"'\u201d\u2019)").endswith("?"):
+                continue  # an article's question (a headline, a quote) answers nothing
             candidates.append((p, s, e, frozenset(stems(words))))
     if not candidates:
         return []

@@ -124,12 +124,19 @@ class OpenAIGenerator(Generator):
                 temperature=0.0,
                 stream=True,
             )
+            seen = False
             for chunk in chunks:
                 if not getattr(chunk, "choices", None):
                     continue
+                seen = True
                 delta = chunk.choices[0].delta.content
                 if delta:
                     yield delta
+        if not seen:
+            # A proxy error page or a non-OpenAI server parses as an empty stream; without
+            # this every question would silently become a refusal.
+            where = self.settings.openai_base_url or "api.openai.com"
+            raise BackendError(f"The LLM server at {where} sent no completion: is it OpenAI-compatible?")
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
         """Ask the model for a standalone question (one short completion)."""

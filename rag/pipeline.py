@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -124,11 +125,14 @@ class Engine:
 
         t = time.perf_counter()
         text = "".join(draft).strip()
-        checked = verify(text, passages, self.judge) if text and REFUSAL not in text else None
+        # The model's own refusal is not a claim to verify; what it wrote besides is.
+        claims = text.replace(REFUSAL, " ").strip()
+        checked = verify(claims, passages, self.judge) if claims else None
         timings["verify_ms"] = elapsed(t)
         if checked is None or not checked.text:
             dropped = checked.sentences if checked is not None else ()
-            yield self._refusal(question, standalone, "refused", passages, name, timings, t0, dropped)
+            refusal = self._refusal(question, standalone, "refused", passages, name, timings, t0, dropped)
+            yield dataclasses.replace(refusal, draft=text)
             return
         timings["total_ms"] = elapsed(t0)
         yield Answer(
@@ -141,6 +145,7 @@ class Engine:
             passages=tuple(passages),
             generator=name,
             timings=timings,
+            draft=text,
         )
 
     def _condense(self, question: str, history: History) -> str:

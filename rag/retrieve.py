@@ -24,7 +24,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
 )
 
-from index.store import ChunkStore
+from index.store import ChunkStore, store_errors
 from rag.bm25 import BM25Index
 from rag.types import Filters
 
@@ -100,7 +100,8 @@ class HybridRetriever(BaseRetriever):
             similarity_top_k=self.candidates,
             filters=_metadata_filters(filters),
         )
-        result = self._vector_store.query(query)
+        with store_errors(self.store.settings):
+            result = self._vector_store.query(query)
         out = []
         for node, sim in zip(result.nodes or [], result.similarities or []):
             # ChromaVectorStore reports exp(-cosine distance); report cosine similarity.

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
     chroma_ssl: bool = Field(False, description="Use TLS to reach the Chroma server.")
+    chroma_ca_file: Path | None = Field(
+        None, description="CA certificate file that signs the Chroma server's TLS certificate (a private CA); "
+        "unset trusts the usual public CAs."
+    )
     chroma_token_env: str = Field(
         "CHROMA_AUTH_TOKEN",
         description="Name of the environment variable holding the Chroma server's token.",
@@ -118,6 +122,48 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused (HTTP 422).")
     max_request_mb: float = Field(20.0, gt=0, description="Larger HTTP request bodies are refused (HTTP 413).")
+    rate_limit: str = Field(
+        "30/minute",
+        description="Questions and searches per client (API key, embed token or IP), in the `limits` "
+        "notation ('30/minute', '500/hour'); '' turns the limit off.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: 'memory://' (per replica) or e.g. "
+        "'redis://host:6379' (shared by all replicas).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS), e.g. ['https://portal.example']."
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to show /embed in an iframe (CSP frame-ancestors); other pages "
+        "may only be framed by their own origin.",
+    )
+    embed_secret_env: str = Field(
+        "RAG_EMBED_SECRET",
+        description="Name of the environment variable holding the secret that signs embed tokens "
+        "(the same on every replica).",
+    )
+    embed_token_ttl: int = Field(
+        900, ge=30, le=86_400, description="Longest lifetime of an embed token, in seconds."
+    )
+    ui_users_env: str = Field(
+        "RAG_UI_USERS",
+        description="Name of the environment variable holding 'user:password' pairs (comma-separated); "
+        "when set, the chat asks for a login. With API keys set and no users, the chat is off.",
+    )
+    ui_upload: bool = Field(
+        True, description="Offer article upload in the chat (only to logged-in users when API keys are set)."
+    )
+    ui_examples: list[str] = Field(
+        default_factory=list,
+        description="Example questions shown in the chat; empty means the bundled sample's questions when "
+        "the sample is loaded, else questions on the newest articles' titles.",
+    )
+    feedback_db: Path | None = Field(
+        None, description="SQLite file of answer feedback; unset means feedback.sqlite in data_dir."
+    )
 
     clean_boilerplate: bool = Field(
         True, description="Remove ad, video-player, newsletter and repeated template lines."
@@ -163,6 +209,11 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be below chunk_size ({self.chunk_size})"
             )
         return self
+
+    @property
+    def feedback_path(self) -> Path:
+        """The SQLite file of answer feedback."""
+        return self.feedback_db or self.data_dir / "feedback.sqlite"
 
     @property
     def chroma_path(self) -> Path:

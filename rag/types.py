@@ -132,6 +132,8 @@ class Answer:
     passages: tuple[Passage, ...]
     generator: str
     timings: dict[str, float] = field(default_factory=dict)
+    draft: str = ""
+    """What the generator wrote, before verification (empty when it was not asked)."""
 
     @property
     def refused(self) -> bool:

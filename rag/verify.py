@@ -218,6 +218,10 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
         body, as_of = strip_as_of(claim)
         if len(content_words(body)) < _MIN_CLAIM_WORDS:
             continue  # filler ("Sure.", "Here is what I found:") makes no claim to check
+        if claim.rstrip(" \"'\u201d\u2019)").endswith("?"):
+            # A question asserts nothing; copied from a passage it would pass every check.
+            verdicts.append(SentenceVerdict(claim, "unsupported", cited, (), "a question, not an answer"))
+            continue
         verdicts.append(_verdict(claim, body, as_of, cited, by_n, passages, judge))
     kept = [v for v in verdicts if v.status != "unsupported"]
     text = " ".join(with_markers(v.text, v.citations) for v in kept)

@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  # Build tools for packages that compile (llama-cpp-python for the local LLM server).
+  # Build tools for packages that compile (llama-cpp-python for the local LLM server),
+  # and the headless Chromium the browser tests drive (never `playwright install`).
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential cmake >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential cmake chromium chromium-driver >/dev/null
 fi
 
 PY=${PYTHON:-python3.11}

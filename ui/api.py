@@ -1,5 +1,7 @@
-"""The HTTP API portals embed: ask (JSON or server-sent events), search, articles,
-ingest, delete, health, and an OpenAI-compatible chat endpoint.
+"""One server for people and portals: the HTTP API (ask as JSON or server-sent
+events, search, articles, ingest, delete, health, feedback, embed tokens, and an
+OpenAI-compatible chat endpoint), the ``/embed`` page for iframes, and the
+Gradio chat mounted at ``/``.
 
 All answering goes through :class:`rag.pipeline.Engine`; this module only
 translates HTTP. Errors of ours map to status codes with the body
@@ -9,22 +11,20 @@ as ``Authorization: Bearer`` and never logged.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import os
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.errors import (
@@ -35,11 +35,14 @@ from rag.errors import (
     InputError,
     RagError,
 )
-from index.embed import make_embedder
-from index.store import ChunkStore
+from index.ingest import IngestReport
 from rag.pipeline import Engine
 from rag.settings import Settings
 from rag.types import Answer, Filters
+from ui.auth import Auth, Caller, RateLimiter
+from ui.engines import Engines, log_answer
+from ui.feedback import FeedbackStore
+from ui.render import answer_html, head, passages_html, static
 
 log = logging.getLogger("rag.api")
 
@@ -78,6 +81,7 @@ class AskIn(BaseModel):
     question: str
     history: list[Turn] = Field(default_factory=list)
     filters: FiltersIn = Field(default_factory=FiltersIn)
+    corpus: str | None = Field(None, description="Another corpus of the store; default: the server's.")
     stream: bool = False
 
 
@@ -120,64 +124,101 @@ class IngestIn(BaseModel):
     articles: list[ArticleIn]
 
 
-def _keys(settings: Settings, write: bool) -> list[str]:
-    raw = os.environ.get(settings.api_write_keys_env if write else settings.api_keys_env, "")
-    return [k.strip() for k in raw.split(",") if k.strip()]
+class FeedbackIn(BaseModel):
+    """``POST /api/feedback``: a rating and/or comment on an answer the client received."""
+
+    question: str = Field(max_length=4000)
+    answer: str = Field(max_length=20000)
+    status: str = "answered"
+    generator: str = ""
+    sources: list[str] = Field(default_factory=list, max_length=50)
+    rating: Literal[-1, 0, 1] | None = Field(None, description="1 up, -1 down, 0 takes a thumb back; unset keeps it.")
+    comment: str | None = Field(None, max_length=2000)
+    corpus: str | None = None
+    feedback_id: int | None = None
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """The API app for one corpus. The engine is built on first use if not given."""
+class EmbedTokenIn(BaseModel):
+    """``POST /api/embed-token``."""
+
+    portal: str = Field("portal", max_length=64, description="Who the token is for (logs, rate limits).")
+    ttl: int | None = Field(None, ge=30, description="Seconds; capped by the embed_token_ttl setting.")
+    corpus: str | None = Field(None, description="The corpus the page answers from; default: the server's.")
+
+
+class EmbedAskIn(BaseModel):
+    """``POST /embed/ask`` from the /embed page."""
+
+    question: str
+    history: list[Turn] = Field(default_factory=list, max_length=50)
+    turn: int = Field(0, ge=0, le=10_000)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool = True) -> FastAPI:
+    """The server for one settings object: API, /embed, and (``chat``) the Gradio chat at ``/``.
+
+    The engine is built on first use if not given.
+    """
     app = FastAPI(title="newsrag", version="0.1.0", description=__doc__)
-    state: dict[str, Any] = {"engine": engine, "embedder": engine.embedder if engine else None}
-    lock = threading.Lock()
-
-    def get_embedder() -> Any:
-        with lock:
-            if state["embedder"] is None:
-                state["embedder"] = make_embedder(settings)
-            return state["embedder"]
+    engines = Engines(settings, engine=engine)
+    auth = Auth(settings)
+    limiter = RateLimiter(settings)
+    feedback = FeedbackStore(settings.feedback_path)
+    auth.ui_users()  # a malformed user list fails at start, not at the first login
 
     def get_engine() -> Engine:
-        embedder = get_embedder()
-        with lock:
-            if state["engine"] is None:
-                state["engine"] = Engine(settings, embedder=embedder)
-            return state["engine"]
+        return engines.get()
 
-    def ingest_path(path: Path) -> dict[str, Any]:
-        # Not through the engine: ingest must work on a corpus that does not exist yet.
-        engine = state["engine"]
-        store = engine.store if engine is not None else ChunkStore(settings)
-        return _ingest(path, store, get_embedder(), settings)
-
-    def authorize(request: Request, *, write: bool) -> None:
-        read_keys, write_keys = _keys(settings, False), _keys(settings, True)
-        if not read_keys and not write_keys:
-            return  # open: no key configured
+    def caller(request: Request, *, write: bool) -> Caller:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        host = request.client.host if request.client else "unknown"
+        if auth.open:
+            return Caller("write", f"ip:{host}")
         if not token:
             raise HTTPException(401, "Missing API key: send Authorization: Bearer <key>")
-        allowed = write_keys if write else read_keys + write_keys
-        if not any(hmac.compare_digest(token, k) for k in allowed):
-            if not write or not any(hmac.compare_digest(token, k) for k in read_keys):
-                raise HTTPException(401, "Unknown API key")
+        who = auth.check(token)
+        if who is None:
+            raise HTTPException(401, "Unknown API key or expired embed token")
+        if write and who.scope != "write":
             raise HTTPException(403, "This key may read but not write: use a write-scoped key")
+        return who
 
-    def reader(request: Request) -> None:
-        authorize(request, write=False)
+    def reader(request: Request) -> Caller:
+        return caller(request, write=False)
 
-    def writer(request: Request) -> None:
-        authorize(request, write=True)
+    def writer(request: Request) -> Caller:
+        return caller(request, write=True)
+
+    def throttle(key: str) -> None:
+        wait = limiter.hit(key)
+        if wait is not None:
+            raise HTTPException(429, f"Too many requests: try again in {wait:.0f} s")
+
+    def limited(who: Caller = Depends(reader)) -> Caller:
+        throttle(who.id)
+        return who
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
+    async def guard(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
-        if length and int(length) > settings.max_request_mb * 1024 * 1024:
+        if length and length.isdigit() and int(length) > settings.max_request_mb * 1024 * 1024:
             return JSONResponse({"ok": False, "error": f"Request body above {settings.max_request_mb:g} MB"}, 413)
         started = time.perf_counter()
         response = await call_next(request)
-        # Structured access log: path, status, latency. Never headers (keys live there).
+        # Only /embed may be framed by other origins (the portals of the settings).
+        ancestors = ["'self'", *settings.frame_ancestors] if request.url.path.rstrip("/") == "/embed" else ["'self'"]
+        response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(ancestors)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Structured access log: path, status, latency. Never headers or query strings (keys, tokens).
         log.info(json.dumps({"path": request.url.path, "status": response.status_code,
                              "ms": round((time.perf_counter() - started) * 1000, 1)}))
         return response
@@ -210,30 +251,37 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         st = get_engine().store.stats()
         return {"ok": True, "corpus": st.corpus, "articles": st.articles, "chunks": st.chunks}
 
-    @app.post("/api/ask", dependencies=[Depends(reader)], response_model=None)
-    def ask(body: AskIn, request: Request) -> Any:
+    def corpus_for(who: Caller, asked: str | None) -> str | None:
+        if who.corpus and asked not in (None, who.corpus):
+            raise HTTPException(403, f"This embed token is for corpus {who.corpus!r} only")
+        return asked or who.corpus
+
+    @app.post("/api/ask", response_model=None)
+    def ask(body: AskIn, request: Request, who: Caller = Depends(limited)) -> Any:
         """A verified answer; ``stream`` (or ``Accept: text/event-stream``) sends server-sent events:
         ``delta`` events with draft text, then one ``answer`` event with the verified Answer."""
         question = check_question(body.question)
         history = [(t.question, t.answer) for t in body.history]
         filters = body.filters.to_filters()
-        engine = get_engine()
+        engine = engines.get(corpus_for(who, body.corpus))
         if body.stream or "text/event-stream" in request.headers.get("accept", ""):
             return StreamingResponse(_sse(engine, question, history, filters), media_type="text/event-stream")
         answer = engine.ask(question, history, filters)
-        _log_answer(answer)
+        log_answer(answer, "api")
         return answer.to_dict()
 
-    @app.get("/api/search", dependencies=[Depends(reader)])
+    @app.get("/api/search")
     def search(
         q: str = Query(..., description="Search text"),
         k: int = Query(8, ge=1, le=50),
         date_from: date | None = None,
         date_to: date | None = None,
         source: list[str] = Query(default_factory=list),
+        corpus: str | None = None,
+        who: Caller = Depends(limited),
     ) -> dict[str, Any]:
         """Passages for a query, best first."""
-        passages = get_engine().search(check_question(q), Filters(date_from, date_to, tuple(source)), k=k)
+        passages = engines.get(corpus_for(who, corpus)).search(check_question(q), Filters(date_from, date_to, tuple(source)), k=k)
         return {"ok": True, "passages": [p.__dict__ for p in passages]}
 
     @app.get("/api/articles", dependencies=[Depends(reader)])
@@ -269,7 +317,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.jsonl"
             path.write_text("".join(a.model_dump_json(exclude_none=True) + "\n" for a in body.articles))
-            return ingest_path(path)
+            return _report(engines.ingest([path]))
 
     @app.post("/api/ingest/file", dependencies=[Depends(writer)])
     def ingest_file(file: UploadFile = File(...)) -> dict[str, Any]:
@@ -278,9 +326,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
             path.write_bytes(file.file.read())
-            return ingest_path(path)
+            return _report(engines.ingest([path]))
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(reader)], response_model=None)
+    @app.post("/v1/chat/completions", dependencies=[Depends(limited)], response_model=None)
     def chat(body: ChatIn) -> Any:
         """OpenAI-compatible: the last user message is the question, earlier turns the history.
         The reply carries ``citations`` next to the message."""
@@ -298,7 +346,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             return StreamingResponse(_openai_sse(engine, question, history, body.model, cid, created),
                                      media_type="text/event-stream")
         answer = engine.ask(question, history)
-        _log_answer(answer)
+        log_answer(answer, "api")
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -307,7 +355,90 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         }
 
+    @app.post("/api/feedback")
+    def post_feedback(body: FeedbackIn, who: Caller = Depends(reader)) -> dict[str, Any]:
+        """Store a thumbs up/down and/or comment on an answer (listed by `rag feedback`)."""
+        throttle(f"feedback:{who.id}")  # its own budget: rating an answer must not cost a question
+        row = feedback.record(
+            corpus=body.corpus or settings.corpus, question=body.question, answer=body.answer,
+            status=body.status, generator=body.generator, sources=body.sources, rating=body.rating,
+            comment=body.comment, feedback_id=body.feedback_id,
+        )
+        return {"ok": True, "id": row}
+
+    @app.post("/api/embed-token")
+    def embed_token(body: EmbedTokenIn, who: Caller = Depends(reader)) -> dict[str, Any]:
+        """A short-lived signed token for one /embed page: the portal's server asks for it with
+        its API key and puts ``/embed?token=...`` in the iframe, so no key reaches the browser."""
+        if who.id.startswith("embed:"):
+            raise HTTPException(403, "An embed token cannot issue embed tokens")
+        token, expires = auth.issue_embed_token(body.portal, body.ttl, engines.settings_for(body.corpus).corpus)
+        return {"ok": True, "token": token, "expires_at": expires, "embed_url": f"/embed?token={token}"}
+
+    @app.get("/embed", response_class=HTMLResponse, include_in_schema=False)
+    def embed_page(token: str = "") -> HTMLResponse:
+        """The chat for portals' iframes (frame-ancestors from the settings)."""
+        if not auth.open and auth.check(token) is None:
+            return HTMLResponse(_PLAIN.format("This embedded chat needs a valid, unexpired token."), 401)
+        return HTMLResponse(static("embed.html").replace("<!--HEAD-->", head()))
+
+    @app.post("/embed/ask", include_in_schema=False)
+    def embed_ask(body: EmbedAskIn, who: Caller = Depends(limited)) -> StreamingResponse:
+        """The /embed page's question: events as /api/ask, the final one rendered to HTML."""
+        question = check_question(body.question)
+        history = [(t.question, t.answer) for t in body.history]
+
+        def final(answer: Answer) -> dict[str, Any]:
+            return {
+                "html": answer_html(answer, body.turn),
+                "panel": passages_html(answer, body.turn),
+                "feedback": {"question": answer.question, "answer": answer.text, "status": answer.status,
+                             "generator": answer.generator,
+                             "sources": sorted({c.passage.url for c in answer.citations if c.passage.url})},
+            }
+
+        engine = engines.get(who.corpus)
+        return StreamingResponse(_sse(engine, question, history, Filters(), final, "embed"),
+                                 media_type="text/event-stream")
+
+    if chat:
+        _mount_chat(app, settings, engines, auth, limiter, feedback)
     return app
+
+
+_PLAIN = "<!doctype html><meta charset=utf-8><title>News answers</title><p style='font:16px system-ui'>{}</p>"
+
+
+def _mount_chat(
+    app: FastAPI, settings: Settings, engines: Engines, auth: Auth, limiter: RateLimiter, feedback: FeedbackStore
+) -> None:
+    """The Gradio chat at ``/``: behind a login when users are configured, off when the API has
+    keys but the chat has no users (the chat must not be a way around the keys)."""
+    import gradio as gr
+
+    from ui.chat import build_chat
+
+    users = auth.ui_users()
+    if not auth.open and not users:
+        message = _PLAIN.format(
+            f"The chat is off: API keys are configured but no chat users (set ${settings.ui_users_env}). "
+            "Portals can use /embed with an embed token."
+        )
+
+        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+        def chat_off() -> HTMLResponse:
+            return HTMLResponse(message, 403)
+        return
+    demo = build_chat(settings, engines, feedback, limiter, upload=settings.ui_upload and (auth.open or bool(users)))
+    demo.queue(default_concurrency_limit=4)
+    gr.mount_gradio_app(
+        app, demo, path="/", auth=users or None, head=head(), css=_CHAT_CSS, show_error=False,
+        max_file_size=f"{settings.max_request_mb:g}mb", ssr_mode=False, footer_links=[],
+    )
+
+
+# The passage panel scrolls on its own so a marker click can bring a passage into view.
+_CHAT_CSS = "#rag-panel { max-height: 78vh; overflow-y: auto; }"
 
 
 def _citation(c: dict[str, Any]) -> dict[str, Any]:
@@ -316,25 +447,32 @@ def _citation(c: dict[str, Any]) -> dict[str, Any]:
             "deep_link": c["deep_link"], "quotes": [p["text"][s:e] for s, e in c["spans"]]}
 
 
-def _log_answer(answer: Answer) -> None:
-    log.info(json.dumps({"event": "answer", "status": answer.status, "ms": answer.timings.get("total_ms"),
-                         "sources": sorted({c.passage.url for c in answer.citations})}))
-
-
 def _event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-def _sse(engine: Engine, question: str, history: list[tuple[str, str]], filters: Filters) -> Iterator[str]:
+def _sse(
+    engine: Engine,
+    question: str,
+    history: list[tuple[str, str]],
+    filters: Filters,
+    final: Callable[[Answer], dict[str, Any]] = Answer.to_dict,
+    channel: str = "api",
+) -> Iterator[str]:
+    """Server-sent events: ``delta`` drafts, then ``answer`` with ``final(answer)``, or ``error``."""
     try:
         for piece in engine.ask_stream(question, history, filters):
             if isinstance(piece, Answer):
-                _log_answer(piece)
-                yield _event("answer", piece.to_dict())
+                log_answer(piece, channel)
+                yield _event("answer", final(piece))
             else:
                 yield _event("delta", {"text": piece})
     except RagError as exc:
         yield _event("error", {"ok": False, "error": str(exc)})
+    except Exception:
+        # Headers are already sent: the client can only learn of the failure in-stream.
+        log.exception("streamed answer failed")
+        yield _event("error", {"ok": False, "error": "Internal error while answering (logged)"})
 
 
 def _openai_sse(
@@ -351,18 +489,18 @@ def _openai_sse(
             if isinstance(piece, Answer):
                 # Drafts are not streamed here: an OpenAI client cannot take text back,
                 # so it receives only the verified answer.
-                _log_answer(piece)
+                log_answer(piece, "api")
                 yield chunk({"content": piece.text})
                 yield chunk({}, "stop", citations=[_citation(c) for c in piece.to_dict()["citations"]])
     except RagError as exc:
         yield chunk({"content": f"Error: {exc}"}, "stop")
+    except Exception:
+        log.exception("streamed chat completion failed")
+        yield chunk({"content": "Error: internal error while answering (logged)"}, "stop")
     yield "data: [DONE]\n\n"
 
 
-def _ingest(path: Path, store: ChunkStore, embedder: Any, settings: Settings) -> dict[str, Any]:
-    from index.ingest import ingest
-
-    report = ingest([path], settings, store=store, embedder=embedder)
+def _report(report: IngestReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "added": report.added,

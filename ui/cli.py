@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -122,6 +123,29 @@ def _print_report(report: Any, settings: Settings) -> None:
         click.secho(f"{len(report.errors)} inputs could not be ingested:", fg="red", err=True)
         for err in report.errors:
             click.echo(f"  {err}", err=True)
+
+
+@cli.command()
+@click.option("--to-host", required=True, help="Chroma server to copy the corpus to.")
+@click.option("--to-port", default=8000, show_default=True, type=int)
+@click.option("--to-ssl", is_flag=True, help="Reach the target over TLS.")
+@click.option("--to-corpus", help="Corpus name on the target (default: the same).")
+@click.pass_context
+def migrate(ctx: click.Context, to_host: str, to_port: int, to_ssl: bool, to_corpus: str | None) -> None:
+    """Copy a corpus (chunks, vectors, metadata) to a Chroma server without re-embedding.
+
+    The source is the corpus the settings name (usually the embedded store). The
+    target's token is read from the variable `chroma_token_env` names. Safe to re-run.
+    """
+    from index.store import ChunkStore
+
+    source = _settings(ctx)
+    target = source.model_copy(update={"chroma_host": to_host, "chroma_port": to_port, "chroma_ssl": to_ssl,
+                                       "corpus": to_corpus or source.corpus})
+    started = time.perf_counter()
+    n = ChunkStore(source).copy_to(ChunkStore(target))
+    click.echo(f"Copied {n:,} chunks of '{source.corpus}' to {to_host}:{to_port} as '{target.corpus}' "
+               f"in {time.perf_counter() - started:.1f} s.")
 
 
 @cli.command()
@@ -255,7 +279,6 @@ def eval_command(
     quiet: bool,
 ) -> None:
     """Score answers against a gold set; exit 1 on a significant regression."""
-    import time
 
     from evals import gate, report
     from evals.gold import load_gold
@@ -294,11 +317,45 @@ def eval_command(
 
 
 @cli.command()
+@click.option("--limit", default=50, show_default=True, help="Newest N rows.")
+@click.option("--rating", type=click.Choice(["up", "down", "comment"]), help="Only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write thumbs-up answers as gold-set candidates (JSONL for `rag eval --gold`).")
+@click.pass_context
+def feedback(ctx: click.Context, limit: int, rating: str | None, as_json: bool, export: Path | None) -> None:
+    """List the thumbs up/down and comments people gave answers, or export them as gold candidates."""
+    from dataclasses import asdict
+
+    from ui.feedback import FeedbackStore
+
+    store = FeedbackStore(_settings(ctx).feedback_path)
+    if export is not None:
+        n = store.export_gold(export)
+        click.echo(f"Wrote {n} gold candidate(s) to {export}: review the answers, then `rag eval --gold {export}`.")
+        return
+    rows = store.list(limit, {"up": 1, "down": -1, "comment": 0}.get(rating or "", None))
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No feedback yet.")
+
+    for r in rows:
+        mark = {1: "+1", -1: "-1", 0: " ."}[r.rating]
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        click.echo(f"#{r.id} {mark} {when} [{r.corpus}] {r.question}")
+        click.echo(f"      answer: {r.answer[:160]}")
+        if r.comment:
+            click.echo(f"      comment: {r.comment}")
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (keep localhost unless API keys are set).")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the HTTP API (OpenAPI schema at /docs and /openapi.json)."""
+    """Serve the chat (at /), the /embed page and the HTTP API (schema at /docs and /openapi.json)."""
     import logging
 
     import uvicorn
@@ -310,7 +367,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _settings(ctx)
     app = create_app(settings)
-    click.echo(f"Serving corpus '{settings.corpus}' on http://{host}:{port} (API docs at /docs)")
+    click.echo(f"Chat on http://{host}:{port}/ (corpus '{settings.corpus}'); API docs at /docs. Ctrl+C stops.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -4,10 +4,12 @@ gemma GGUF) on loopback, streaming and failure included."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -222,3 +224,41 @@ def test_local_generator_needs_a_model_path() -> None:
 
     with pytest.raises(ConfigError, match="llm_model_path"):
         LocalGenerator(settings=load_settings(generator="local"))
+
+
+class _Garbage(http.server.BaseHTTPRequestHandler):
+    """An 'OpenAI-compatible' server that answers every request with nonsense."""
+
+    hits = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = b"<html><body>502 Bad Gateway, from a proxy</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_real_server_returning_garbage_falls_back_or_fails_clearly(tmp_path: Path, settings: Settings,
+                                                                   hashing: HashingEmbedder) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    try:
+        s = _llm_settings(settings.data_dir, url, llm_retries=1)
+        ingest([write_jsonl(tmp_path / "a.jsonl", ARTICLES)], s)
+        ans = Engine(s, embedder=hashing).ask("How many militants did security forces kill in Balochistan?")
+        assert ans.generator.startswith("extractive (fallback:") and "22 more militants" in ans.text
+        strict = _llm_settings(settings.data_dir, url, llm_retries=0, llm_fallback=False)
+        with pytest.raises(BackendError) as err:
+            Engine(strict, embedder=hashing).ask("How many militants did security forces kill in Balochistan?")
+        assert "LLM" in str(err.value) and "Traceback" not in str(err.value)
+    finally:
+        httpd.shutdown()

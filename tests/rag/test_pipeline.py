@@ -108,6 +108,20 @@ def test_llm_refusal_phrase_is_a_refusal(corpus: Settings, hashing: HashingEmbed
     assert engine(corpus, hashing, gen).ask("How many militants were killed in Balochistan?").refused
 
 
+def test_llm_refusal_beside_a_claim_keeps_the_verified_claim(corpus: Settings, hashing: HashingEmbedder) -> None:
+    draft = f"Security forces killed 22 more militants in Balochistan [1]. {REFUSAL}"
+    ans = engine(corpus, hashing, ScriptedGenerator().enqueue(draft)).ask("How many militants were killed?")
+    assert not ans.refused and "22 more militants" in ans.text and REFUSAL not in ans.text
+    assert ans.draft == draft  # what the model wrote is kept for audits and evals
+
+
+def test_a_question_copied_from_a_passage_is_not_an_answer(corpus: Settings, hashing: HashingEmbedder) -> None:
+    gen = ScriptedGenerator().enqueue("Did security forces kill 22 more militants in Balochistan [1]?")
+    ans = engine(corpus, hashing, gen).ask("How many militants were killed in Balochistan?")
+    assert ans.refused and ans.sentences[0].reason == "a question, not an answer"
+    assert ans.draft.startswith("Did security forces")
+
+
 def test_llm_failure_falls_back_to_extractive(corpus: Settings, hashing: HashingEmbedder) -> None:
     gen = ScriptedGenerator().enqueue(BackendError("Cannot reach the LLM server at http://127.0.0.1:9"))
     ans = engine(corpus, hashing, gen).ask("How many militants were killed in Balochistan?")

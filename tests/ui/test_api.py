@@ -18,6 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 READ_KEY, WRITE_KEY = "read-key-5f2c", "write-key-9a1e"
+EMBED_SECRET = "embed-secret-0123456789"
 
 
 def _port() -> int:
@@ -138,7 +139,7 @@ def test_openai_sdk_against_our_chat_endpoint(server: str) -> None:
 
 
 def test_api_keys_and_scopes(data: Path) -> None:
-    env = {"RAG_API_KEYS": READ_KEY, "RAG_API_WRITE_KEYS": WRITE_KEY}
+    env = {"RAG_API_KEYS": READ_KEY, "RAG_API_WRITE_KEYS": WRITE_KEY, "RAG_EMBED_SECRET": EMBED_SECRET}
     log = data / "auth.log"
     proc, url = _serve(data, log, env)
     try:
@@ -155,10 +156,74 @@ def test_api_keys_and_scopes(data: Path) -> None:
         assert httpx.delete(f"{url}/api/articles/nothing", headers=write).status_code == 404
         assert openai.OpenAI(base_url=f"{url}/v1", api_key=READ_KEY).chat.completions.create(
             model="m", messages=[{"role": "user", "content": q["question"]}]).choices[0].message.content
+
+        # Embed tokens: issued for a key, good for reading until they expire, never for writing.
+        assert httpx.post(f"{url}/api/embed-token", json={}).status_code == 401
+        issued = httpx.post(f"{url}/api/embed-token", json={"portal": "intranet", "ttl": 99999}, headers=read).json()
+        token = issued["token"]
+        assert issued["expires_at"] - time.time() <= 900 + 5  # capped by embed_token_ttl
+        as_token = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(f"{url}/api/ask", json=q, headers=as_token, timeout=60).status_code == 200
+        assert httpx.delete(f"{url}/api/articles/nothing", headers=as_token).status_code == 403
+        other = httpx.post(f"{url}/api/ask", json={**q, "corpus": "elsewhere"}, headers=as_token)
+        assert other.status_code == 403 and "apitest" in other.json()["error"]  # the token's corpus only
+        missing = httpx.post(f"{url}/api/ask", json={**q, "corpus": "elsewhere"}, headers=read)
+        assert missing.status_code == 404 and "elsewhere" in missing.json()["error"]
+        assert httpx.post(f"{url}/api/embed-token", json={}, headers=as_token).status_code == 403
+        tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        assert httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+        assert httpx.get(f"{url}/embed").status_code == 401
+        page = httpx.get(f"{url}/embed", params={"token": token})
+        assert page.status_code == 200 and "embed/ask" in page.text
+        short = httpx.post(f"{url}/api/embed-token", json={"ttl": 30}, headers=read).json()["token"]
+        events = httpx.post(f"{url}/embed/ask", json={"question": q["question"], "turn": 2},
+                            headers={"Authorization": f"Bearer {short}"}, timeout=60).text
+        final = json.loads(events.split("event: answer\ndata: ")[1].split("\n")[0])
+        assert 'href="#rag-c-2-' in final["html"] and "<mark>" in final["panel"]
+        # The chat is not a way around the keys: no chat users configured, so it is off.
+        off = httpx.get(f"{url}/")
+        assert off.status_code == 403 and "RAG_UI_USERS" in off.text
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     logged = log.read_text()
     assert '"path": "/api/ask"' in logged  # structured logs are written...
-    assert READ_KEY not in logged and WRITE_KEY not in logged  # ...without keys
+    assert READ_KEY not in logged and WRITE_KEY not in logged and token not in logged  # ...without secrets
     assert json.loads(next(line for line in logged.splitlines() if '"event": "answer"' in line))["status"]
+
+
+def test_limits_cors_frames_and_feedback(data: Path) -> None:
+    env = {"RAG_RATE_LIMIT": "3/minute", "RAG_CORS_ORIGINS": '["https://portal.example"]',
+           "RAG_FRAME_ANCESTORS": '["https://portal.example"]', "RAG_FEEDBACK_DB": str(data / "fb.sqlite")}
+    proc, url = _serve(data, data / "limits.log", env)
+    try:
+        q = {"question": "Who is Pakistan's defence minister?"}
+        codes = [httpx.post(f"{url}/api/ask", json=q, timeout=60).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = httpx.get(f"{url}/api/search", params={"q": "Balochistan"})
+        assert limited.status_code == 429 and "try again" in limited.json()["error"]
+        assert httpx.get(f"{url}/healthz").status_code == 200  # health and admin calls are not limited
+
+        embed = httpx.get(f"{url}/embed")
+        assert embed.headers["content-security-policy"] == "frame-ancestors 'self' https://portal.example"
+        assert httpx.get(f"{url}/").headers["content-security-policy"] == "frame-ancestors 'self'"
+        preflight = {"Origin": "https://portal.example", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"}
+        ok = httpx.options(f"{url}/api/ask", headers=preflight)
+        assert ok.headers["access-control-allow-origin"] == "https://portal.example"
+        other = httpx.options(f"{url}/api/ask", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+        fb = {"question": q["question"], "answer": "Khawaja Asif [1].", "rating": 1, "sources": ["u"]}
+        row = httpx.post(f"{url}/api/feedback", json=fb).json()["id"]
+        again = httpx.post(f"{url}/api/feedback", json={**fb, "comment": "right", "feedback_id": row}).json()
+        assert again["id"] == row
+        assert httpx.post(f"{url}/api/feedback", json={**fb, "rating": 5}).status_code == 422
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    listed = _cli(data, "feedback", "--json", env={"RAG_FEEDBACK_DB": str(data / "fb.sqlite")},
+                  stdout=subprocess.PIPE)
+    out, _ = listed.communicate(timeout=60)
+    rows = json.loads(out)
+    assert len(rows) == 1 and rows[0]["rating"] == 1 and rows[0]["comment"] == "right"

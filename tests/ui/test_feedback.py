@@ -1,0 +1,35 @@
+"""Feedback in SQLite and its export as gold candidates that `rag eval` loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.gold import load_gold
+from ui.feedback import FeedbackStore
+
+
+def test_record_update_list_and_export(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    common = {"corpus": "news", "generator": "extractive", "sources": ["https://n.example/a"]}
+    up = store.record(question="Who leads?", answer="As of 4 Feb 2026, Asif leads [1].", status="answered",
+                      rating=1, **common)
+    assert store.record(question="Who leads?", answer="x", status="answered", comment="good", feedback_id=up,
+                        **common) == up
+    store.record(question="Wheat price?", answer="The articles do not say.", status="refused", rating=1, **common)
+    store.record(question="Bad?", answer="Wrong [1].", status="answered", rating=-1, **common)
+    down = store.record(question="Undo?", answer="x [1].", status="answered", rating=-1, **common)
+    assert store.record(question="Undo?", answer="x", status="answered", rating=0, feedback_id=down, **common) == down
+    assert store.list(limit=1)[0].rating == 0  # a thumb taken back
+    rows = [r for r in store.list() if r.question != "Undo?"]
+    assert [r.rating for r in rows] == [-1, 1, 1] and rows[2].comment == "good" and rows[2].rating == 1
+    assert [r.question for r in store.list(rating=-1)] == ["Bad?"]
+    with pytest.raises(ValueError):
+        store.record(question="q", answer="a", status="answered", rating=3, **common)
+
+    out = tmp_path / "candidates.jsonl"
+    assert store.export_gold(out) == 2
+    gold = load_gold(out)
+    assert gold[0].answer == "As of 4 Feb 2026, Asif leads." and gold[0].gold_urls == ("https://n.example/a",)
+    assert gold[1].answerable is False

@@ -1,0 +1,96 @@
+"""One engine per corpus, built on first use and shared by the API, the chat and /embed.
+
+The embedding model is loaded once and shared by every corpus's engine and by
+ingest, so a server holds one copy of it however many corpora it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from index.embed import make_embedder
+from index.ingest import IngestReport, Progress, ingest
+from index.store import ChunkStore
+from rag.pipeline import Engine
+from rag.settings import Settings
+from rag.types import Answer
+
+log = logging.getLogger("rag.api")
+
+
+class Engines:
+    """Engines and stores by corpus name, from one settings object."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        """``engine``, if given, serves the settings' own corpus (tests)."""
+        self.settings = settings
+        self._engines: dict[str, Engine] = {settings.corpus: engine} if engine else {}
+        self._embedder: BaseEmbedding | None = engine.embedder if engine else None
+        self._lock = threading.Lock()
+
+    def settings_for(self, corpus: str | None) -> Settings:
+        """The settings with ``corpus`` as the corpus (validated like any setting)."""
+        if not corpus or corpus == self.settings.corpus:
+            return self.settings
+        return self.settings.model_copy(update={"corpus": Settings.model_validate({"corpus": corpus}).corpus})
+
+    def embedder(self) -> BaseEmbedding:
+        """The shared embedding model."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    def get(self, corpus: str | None = None) -> Engine:
+        """The engine of ``corpus`` (default: the settings' corpus)."""
+        settings = self.settings_for(corpus)
+        embedder = self.embedder()
+        with self._lock:
+            if settings.corpus not in self._engines:
+                self._engines[settings.corpus] = Engine(settings, embedder=embedder)
+            return self._engines[settings.corpus]
+
+    def store(self, corpus: str | None = None) -> ChunkStore:
+        """The corpus's store, without requiring that the corpus exists yet."""
+        settings = self.settings_for(corpus)
+        with self._lock:
+            engine = self._engines.get(settings.corpus)
+        return engine.store if engine is not None else ChunkStore(settings)
+
+    def corpora(self) -> list[str]:
+        """Every corpus in the store, the settings' own first."""
+        names = self.store().corpora()
+        return [self.settings.corpus] + [n for n in names if n != self.settings.corpus]
+
+    def ingest(
+        self, paths: list[Path], corpus: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> IngestReport:
+        """Ingest files into ``corpus`` with the shared embedder; ``progress`` as in :func:`ingest`."""
+        settings = self.settings_for(corpus)
+
+        def callback(total: int) -> Progress:
+            done = [0]
+
+            def tick(n: int) -> None:  # ingest reports increments; the UI shows the sum
+                done[0] += n
+                progress(done[0], total)
+            return tick
+
+        return ingest(paths, settings, store=self.store(corpus), embedder=self.embedder(),
+                      progress=callback if progress is not None else None)
+
+
+def log_answer(answer: Answer, channel: str) -> None:
+    """One structured log line per answered question: never keys, tokens or user names."""
+    log.info(json.dumps({
+        "event": "answer", "channel": channel, "question": answer.question[:300], "status": answer.status,
+        "ms": answer.timings.get("total_ms"), "generator": answer.generator,
+        "sources": sorted({c.passage.url or c.passage.article_id for c in answer.citations}),
+    }))

@@ -123,6 +123,14 @@ def store_errors(settings: Settings) -> Iterator[None]:
         if isinstance(exc, chromadb.errors.NotFoundError):
             raise
         raise BackendError(f"The Chroma store failed: {exc}") from exc
+    except Exception as exc:
+        # The HTTP client raises a bare Exception with the body of a response it cannot
+        # parse (a proxy's 502 page while the server restarts); our own bugs keep their type.
+        if type(exc) is not Exception or not settings.chroma_host:
+            raise
+        raise BackendError(
+            f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} answered: {str(exc)[:200]}"
+        ) from exc
 
 
 def _guarded(method: F) -> F:
@@ -228,7 +236,7 @@ class ChunkStore:
             if stale:
                 col.delete(ids=stale)
             self._bump_version()
-        except httpx.TransportError:
+        except (httpx.TransportError, RagError):
             raise  # the guard names the unreachable server (503), not a write failure
         except Exception as exc:
             raise BackendError(f"Writing to Chroma collection '{self.settings.corpus}' failed: {exc}") from exc
@@ -241,12 +249,14 @@ class ChunkStore:
         embedder = (src.metadata or {}).get("embedder")
         col = target.collection(create=True, embedder=embedder)
         total = src.count()
-        limit = min(batch, target.client.get_max_batch_size())
+        with store_errors(target.settings):  # a failing target is named as such
+            limit = min(batch, target.client.get_max_batch_size())
         target._bump_version()
         for offset in range(0, total, limit):
             res = src.get(include=["documents", "metadatas", "embeddings"], limit=limit, offset=offset)
-            col.upsert(ids=res["ids"], documents=res["documents"], metadatas=res["metadatas"],
-                       embeddings=[list(e) for e in res["embeddings"]])
+            with store_errors(target.settings):
+                col.upsert(ids=res["ids"], documents=res["documents"], metadatas=res["metadatas"],
+                           embeddings=[list(e) for e in res["embeddings"]])
         target._bump_version()
         return total
 

@@ -284,10 +284,15 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         passages = engines.get(corpus_for(who, corpus)).search(check_question(q), Filters(date_from, date_to, tuple(source)), k=k)
         return {"ok": True, "passages": [p.__dict__ for p in passages]}
 
-    @app.get("/api/articles", dependencies=[Depends(reader)])
-    def articles(limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    @app.get("/api/articles")
+    def articles(
+        limit: int = Query(100, ge=1, le=10_000),
+        offset: int = Query(0, ge=0),
+        corpus: str | None = None,
+        who: Caller = Depends(reader),
+    ) -> dict[str, Any]:
         """Stored articles (one row each) and corpus statistics."""
-        store = get_engine().store
+        store = engines.get(corpus_for(who, corpus)).store
         rows = sorted(store.first_chunks(), key=lambda m: (m.get("published", ""), m.get("url", "")), reverse=True)
         keep = ("article_id", "document_id", "url", "title", "source", "published", "n_chunks", "near_dup_of")
         st = store.stats()
@@ -328,8 +333,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
             path.write_bytes(file.file.read())
             return _report(engines.ingest([path]))
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(limited)], response_model=None)
-    def chat(body: ChatIn) -> Any:
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat(body: ChatIn, who: Caller = Depends(limited)) -> Any:
         """OpenAI-compatible: the last user message is the question, earlier turns the history.
         The reply carries ``citations`` next to the message."""
         turns = [m for m in body.messages if m.role in ("user", "assistant")]
@@ -340,7 +345,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         for i in range(len(turns) - 1):
             if turns[i].role == "user" and turns[i + 1].role == "assistant":
                 history.append((turns[i].text(), turns[i + 1].text()))
-        engine = get_engine()
+        engine = engines.get(corpus_for(who, None))
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
             return StreamingResponse(_openai_sse(engine, question, history, body.model, cid, created),
@@ -360,9 +365,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         """Store a thumbs up/down and/or comment on an answer (listed by `rag feedback`)."""
         throttle(f"feedback:{who.id}")  # its own budget: rating an answer must not cost a question
         row = feedback.record(
-            corpus=body.corpus or settings.corpus, question=body.question, answer=body.answer,
+            corpus=corpus_for(who, body.corpus) or settings.corpus, question=body.question, answer=body.answer,
             status=body.status, generator=body.generator, sources=body.sources, rating=body.rating,
-            comment=body.comment, feedback_id=body.feedback_id,
+            comment=body.comment, feedback_id=body.feedback_id, owner=who.id,
         )
         return {"ok": True, "id": row}
 
@@ -378,7 +383,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     @app.get("/embed", response_class=HTMLResponse, include_in_schema=False)
     def embed_page(token: str = "") -> HTMLResponse:
         """The chat for portals' iframes (frame-ancestors from the settings)."""
-        if not auth.open and auth.check(token) is None:
+        # Only an embed token: an API key in a page's URL would reach the browser.
+        if not auth.open and auth.verify_embed_token(token) is None:
             return HTMLResponse(_PLAIN.format("This embedded chat needs a valid, unexpired token."), 401)
         return HTMLResponse(static("embed.html").replace("<!--HEAD-->", head()))
 

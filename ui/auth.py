@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -62,14 +63,16 @@ class Auth:
 
     def check(self, token: str) -> Caller | None:
         """The caller a bearer token identifies (an API key or a valid embed token), or None."""
-        label = "key:" + hashlib.sha256(token.encode()).hexdigest()[:12]
-        if any(hmac.compare_digest(token, k) for k in self.write_keys):
+        raw = token.encode()  # bytes: compare_digest refuses non-ASCII str
+        label = "key:" + hashlib.sha256(raw).hexdigest()[:12]
+        if any(hmac.compare_digest(raw, k.encode()) for k in self.write_keys):
             return Caller("write", label)
-        if any(hmac.compare_digest(token, k) for k in self.read_keys):
+        if any(hmac.compare_digest(raw, k.encode()) for k in self.read_keys):
             return Caller("read", label)
         claims = self.verify_embed_token(token)
         if claims is not None:
-            return Caller("read", f"embed:{claims['sub']}", str(claims.get("corpus") or "") or None)
+            # Each token is its own caller (rate limits, feedback ownership), not the whole portal.
+            return Caller("read", f"embed:{claims['sub']}:{claims.get('jti', '')}", str(claims.get("corpus") or "") or None)
         return None
 
     # -- embed tokens ------------------------------------------------------------------
@@ -91,7 +94,8 @@ class Auth:
         """
         ttl = min(ttl or self.settings.embed_token_ttl, self.settings.embed_token_ttl)
         expires = int(time.time()) + ttl
-        claims = {"sub": subject[:64], "exp": expires, "corpus": corpus or self.settings.corpus}
+        claims = {"sub": subject[:64], "exp": expires, "corpus": corpus or self.settings.corpus,
+                  "jti": secrets.token_hex(8)}
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"et1.{body}.{_b64(self._sign(body))}", expires
 
@@ -138,7 +142,11 @@ class RateLimiter:
                 self.item = parse(settings.rate_limit)
             except ValueError as exc:
                 raise ConfigError(f"Setting 'rate_limit': {exc} (got {settings.rate_limit!r})") from None
-        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(settings.rate_limit_storage))
+        try:
+            backend = storage.storage_from_string(settings.rate_limit_storage)
+        except Exception as exc:  # limits raises its own ConfigurationError, or ImportError for a driver
+            raise ConfigError(f"Setting 'rate_limit_storage': {exc} (got {settings.rate_limit_storage!r})") from None
+        self._limiter = strategies.MovingWindowRateLimiter(backend)
 
     def hit(self, caller_id: str) -> float | None:
         """Count one request; None if allowed, else the seconds until the caller may retry."""

@@ -201,7 +201,7 @@ def _save(
     return store.record(
         corpus=corpus, question=answer.question, answer=answer.text, status=answer.status,
         generator=answer.generator, sources=sorted({c.passage.url for c in answer.citations if c.passage.url}),
-        rating=rating, comment=comment, feedback_id=feedback_id,
+        rating=rating, comment=comment, feedback_id=feedback_id, owner="chat",
     )
 
 

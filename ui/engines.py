@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import ValidationError
 
 from index.embed import make_embedder
 from index.ingest import IngestReport, Progress, ingest
 from index.store import ChunkStore
+from rag.errors import ConfigError
 from rag.pipeline import Engine
 from rag.settings import Settings
 from rag.types import Answer
@@ -38,7 +40,10 @@ class Engines:
         """The settings with ``corpus`` as the corpus (validated like any setting)."""
         if not corpus or corpus == self.settings.corpus:
             return self.settings
-        return self.settings.model_copy(update={"corpus": Settings.model_validate({"corpus": corpus}).corpus})
+        try:
+            return self.settings.model_copy(update={"corpus": Settings.model_validate({"corpus": corpus}).corpus})
+        except ValidationError:
+            raise ConfigError(f"{corpus!r} is not a corpus name (3-63 letters, digits, '.', '_' or '-')") from None
 
     def embedder(self) -> BaseEmbedding:
         """The shared embedding model."""
@@ -50,6 +55,9 @@ class Engines:
     def get(self, corpus: str | None = None) -> Engine:
         """The engine of ``corpus`` (default: the settings' corpus)."""
         settings = self.settings_for(corpus)
+        engine = self._engines.get(settings.corpus)  # the common case, without waiting on a build
+        if engine is not None:
+            return engine
         embedder = self.embedder()
         with self._lock:
             if settings.corpus not in self._engines:

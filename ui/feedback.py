@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     generator TEXT NOT NULL,
     sources TEXT NOT NULL,
     rating INTEGER NOT NULL DEFAULT 0,
-    comment TEXT NOT NULL DEFAULT ''
+    comment TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT ''
 )
 """
 _MARKER = re.compile(r"\s*\[\d+\]")
@@ -77,26 +78,29 @@ class FeedbackStore:
         rating: int | None = None,
         comment: str | None = None,
         feedback_id: int | None = None,
+        owner: str = "",
     ) -> int:
-        """Store a rating and/or comment; with ``feedback_id``, update that row (None leaves a
-        field as it was; rating 0 takes a thumb back). Returns the row id."""
+        """Store a rating and/or comment; with ``feedback_id``, update that row if ``owner`` (who
+        wrote it: an API key's label, an embed token, a chat session) wrote it, else add a row.
+        None leaves a field as it was; rating 0 takes a thumb back. Returns the row id."""
         if rating not in (None, -1, 0, 1):
             raise ValueError("rating must be 1, -1 or 0")
         comment = None if comment is None else comment.strip()[:2000]
         with closing(self._connect()) as db, db:
             if feedback_id is not None:
-                row = db.execute("SELECT rating, comment FROM feedback WHERE id = ?", (feedback_id,)).fetchone()
-                if row is not None:
-                    db.execute(
-                        "UPDATE feedback SET rating = ?, comment = ? WHERE id = ?",
-                        (row[0] if rating is None else rating, row[1] if comment is None else comment, feedback_id),
-                    )
+                # One statement, so a rating and a comment arriving together both land.
+                cur = db.execute(
+                    "UPDATE feedback SET rating = COALESCE(?, rating), comment = COALESCE(?, comment)"
+                    " WHERE id = ? AND owner = ?",
+                    (rating, comment, feedback_id, owner),
+                )
+                if cur.rowcount:
                     return feedback_id
             cur = db.execute(
-                "INSERT INTO feedback (created, corpus, question, answer, status, generator, sources, rating, comment)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO feedback (created, corpus, question, answer, status, generator, sources, rating, comment,"
+                " owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), corpus, question[:4000], answer[:20000], status, generator,
-                 json.dumps(sources), rating or 0, comment or ""),
+                 json.dumps(sources), rating or 0, comment or "", owner),
             )
             return int(cur.lastrowid or 0)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from importlib import resources
+from urllib.parse import urlsplit
 
 from rag.types import Answer, Passage
 
@@ -91,9 +92,11 @@ def panel_html(answers: list[Answer | None]) -> str:
 def _card(turn: int, n: int, passage: Passage, spans: tuple[tuple[int, int], ...], link: str) -> str:
     title = html.escape(passage.title or passage.url or passage.article_id)
     meta = " · ".join(html.escape(x) for x in (passage.source, passage.published) if x)
+    # Only web links: an article's url could be "javascript:..." (articles are data).
+    safe = urlsplit(link).scheme.lower() in ("http", "https")
     heading = (
         f'<a href="{html.escape(link, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-        if link else title
+        if safe else title
     )
     return (
         f'<article class="rag-passage" id="rag-c-{turn}-{n}"><header><span class="rag-n">[{n}]</span> '

@@ -169,6 +169,9 @@ def test_api_keys_and_scopes(data: Path) -> None:
         assert other.status_code == 403 and "apitest" in other.json()["error"]  # the token's corpus only
         missing = httpx.post(f"{url}/api/ask", json={**q, "corpus": "elsewhere"}, headers=read)
         assert missing.status_code == 404 and "elsewhere" in missing.json()["error"]
+        assert httpx.post(f"{url}/api/ask", json={**q, "corpus": "x"}, headers=read).status_code == 400
+        assert httpx.get(f"{url}/embed", params={"token": READ_KEY}).status_code == 401  # keys stay out of URLs
+        assert httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": "Bearer clé"}).status_code == 401
         assert httpx.post(f"{url}/api/embed-token", json={}, headers=as_token).status_code == 403
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         assert httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401

@@ -24,6 +24,7 @@ def test_keys_have_scopes(auth: Auth) -> None:
     assert auth.check("w1").scope == "write"  # type: ignore[union-attr]
     assert auth.check("r2").scope == "read"  # type: ignore[union-attr]
     assert auth.check("nope") is None and auth.check("") is None
+    assert auth.check("clé-é") is None  # non-ASCII is refused, not a crash
     assert "r2" not in auth.check("r2").id  # type: ignore[union-attr]  # rate-limit labels hide the key
 
 
@@ -31,7 +32,10 @@ def test_embed_tokens_sign_expire_and_resist_tampering(auth: Auth, monkeypatch: 
     token, expires = auth.issue_embed_token("intranet", ttl=10**6)
     assert expires <= time.time() + auth.settings.embed_token_ttl + 1
     caller = auth.check(token)
-    assert caller is not None and caller.scope == "read" and caller.id == "embed:intranet"
+    assert caller is not None and caller.scope == "read" and caller.id.startswith("embed:intranet:")
+    assert caller.corpus == auth.settings.corpus
+    other = auth.check(auth.issue_embed_token("intranet")[0])
+    assert other is not None and other.id != caller.id  # each token its own rate-limit budget
     head, body, sig = token.split(".")
     assert auth.check(f"{head}.{body}.{sig[::-1]}") is None
     assert auth.check(f"{head}.{body[:-1]}A.{sig}") is None

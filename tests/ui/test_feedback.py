@@ -22,6 +22,10 @@ def test_record_update_list_and_export(tmp_path: Path) -> None:
     down = store.record(question="Undo?", answer="x [1].", status="answered", rating=-1, **common)
     assert store.record(question="Undo?", answer="x", status="answered", rating=0, feedback_id=down, **common) == down
     assert store.list(limit=1)[0].rating == 0  # a thumb taken back
+    # Someone else's id does not reach the row: a new row is stored instead.
+    other = store.record(question="Undo?", answer="x", status="answered", rating=1, feedback_id=down,
+                         owner="embed:portal:ab12", **common)
+    assert other != down and store.list(limit=2)[1].rating == 0
     rows = [r for r in store.list() if r.question != "Undo?"]
     assert [r.rating for r in rows] == [-1, 1, 1] and rows[2].comment == "good" and rows[2].rating == 1
     assert [r.question for r in store.list(rating=-1)] == ["Bad?"]
@@ -29,7 +33,7 @@ def test_record_update_list_and_export(tmp_path: Path) -> None:
         store.record(question="q", answer="a", status="answered", rating=3, **common)
 
     out = tmp_path / "candidates.jsonl"
-    assert store.export_gold(out) == 2
+    assert store.export_gold(out) == 3
     gold = load_gold(out)
     assert gold[0].answer == "As of 4 Feb 2026, Asif leads." and gold[0].gold_urls == ("https://n.example/a",)
     assert gold[1].answerable is False

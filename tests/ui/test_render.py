@@ -62,3 +62,13 @@ def test_panel_keeps_turn_numbers_across_failed_turns() -> None:
     assert panel.index("rag-c-2-1") < panel.index("rag-c-0-1")  # newest first
     assert panel.count("<details open>") == 1
     assert "appear here" in panel_html([])
+
+
+def test_only_web_links_become_links() -> None:
+    import dataclasses
+
+    answer = _answer()
+    hostile = dataclasses.replace(answer.passages[0], url="javascript:alert(1)")
+    bad = dataclasses.replace(answer, citations=(Citation(1, hostile, ((0, 5),)),))
+    panel = passages_html(bad, 0)
+    assert "javascript:" not in panel and "<a " not in panel

@@ -171,7 +171,8 @@ def test_api_keys_and_scopes(data: Path) -> None:
         assert missing.status_code == 404 and "elsewhere" in missing.json()["error"]
         assert httpx.post(f"{url}/api/ask", json={**q, "corpus": "x"}, headers=read).status_code == 400
         assert httpx.get(f"{url}/embed", params={"token": READ_KEY}).status_code == 401  # keys stay out of URLs
-        assert httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": "Bearer clé"}).status_code == 401
+        latin1 = {"Authorization": "Bearer cl\xe9".encode("latin-1")}  # not ASCII: refused, not a crash
+        assert httpx.post(f"{url}/api/ask", json=q, headers=latin1).status_code == 401
         assert httpx.post(f"{url}/api/embed-token", json={}, headers=as_token).status_code == 403
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         assert httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401

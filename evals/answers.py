@@ -14,20 +14,14 @@ chat uses.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from datetime import date
 
-from evals.gold import GoldQuestion, load_gold
-from evals.metrics import contains_answer
+from evals.gold import load_gold
+from evals.metrics import contains_answer, percentile
 from evals.retrieval import RetrievalScores, score
 from rag.pipeline import Engine
 from rag.settings import load_settings
 from rag.types import Filters
-
-
-def _filters(q: GoldQuestion) -> Filters:
-    return Filters(reference_date=date.fromisoformat(q.question_date) if q.question_date else None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
             by_q = {q.question: q for q in gold}
 
             def retrieve(question: str, mode: str = mode, dated: bool = dated) -> list[str]:
-                f = _filters(by_q[question]) if dated else None
+                f = Filters(reference_date=by_q[question].reference_date) if dated else None
                 return [n.node.get_content() for n in engine.retriever.search(question, f, k=40, mode=mode)]
 
             name = mode + (" + reference date" if dated else "")
@@ -65,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     latencies = []
     for q in gold:
         started = time.perf_counter()
-        ans = open_engine.ask(q.question, filters=_filters(q))
+        ans = open_engine.ask(q.question, filters=Filters(reference_date=q.reference_date))
         latencies.append((time.perf_counter() - started) * 1000)
         shown = [v for v in ans.sentences if v.status != "unsupported"]
         rows.append((q, ans, float(ans.timings.get("evidence", 0.0)), len(shown), len(ans.sentences)))
@@ -89,12 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     m = at(settings.refusal_threshold)
     shown = sum(r[3] for r in rows if not (r[1].refused or r[2] < settings.refusal_threshold))
     total = sum(r[4] for r in rows if not (r[1].refused or r[2] < settings.refusal_threshold))
-    lat = sorted(latencies)
     print(f"\nat the configured threshold {settings.refusal_threshold}: answer contains gold "
           f"{m['contains_gold']:.3f}, refusal recall {m['refusal_recall']:.3f}, false refusals "
           f"{m['false_refusals']:.3f}, sentences verified {shown}/{total}")
-    print(f"warm ask latency: p50 {statistics.median(lat):.0f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.0f} ms "
-          f"over {len(lat)} questions")
+    print(f"warm ask latency: p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms "
+          f"over {len(latencies)} questions")
 
 
 if __name__ == "__main__":

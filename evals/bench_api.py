@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from evals.gold import load_gold
+from evals.metrics import percentile
 
 
 def ask_timed(client: httpx.Client, question: str, question_date: str | None) -> tuple[float, float, str]:
@@ -46,15 +47,6 @@ def ask_timed(client: httpx.Client, question: str, question_date: str | None) ->
     raise RuntimeError("the stream ended without an answer")
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) by linear interpolation."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -76,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
             statuses.append(status)
     print(f"{len(totals)} questions via {args.url}/api/ask (server-sent events)")
     for name, values in (("first streamed text", firsts), ("verified answer", totals)):
-        print(f"  {name:20s} p50 {percentile(values, 0.5) * 1000:7.0f} ms   p95 {percentile(values, 0.95) * 1000:7.0f} ms"
+        p50, p95 = percentile(values, 0.5) or 0.0, percentile(values, 0.95) or 0.0
+        print(f"  {name:20s} p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms"
               f"   mean {statistics.fmean(values) * 1000:7.0f} ms")
     print(f"  answered {statuses.count('answered')}, refused {len(statuses) - statuses.count('answered')}")
 

@@ -39,7 +39,8 @@ from rag.pipeline import Engine
 from rag.settings import Settings, load_settings
 
 
-def _port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback right now (for servers started by benchmarks and tests)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     embedded = load_settings(data_dir=args.data_dir, corpus=args.corpus)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        port = _port()
+        port = free_port()
         chroma = start_chroma(tmp / "server", port)
         try:
             served = embedded.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port,

@@ -28,6 +28,11 @@ class GoldQuestion:
         """The answer and its aliases."""
         return (self.answer, *self.aliases)
 
+    @property
+    def reference_date(self) -> date | None:
+        """The day the question was asked: the engine's reference date for "this week"."""
+        return date.fromisoformat(self.question_date) if self.question_date else None
+
 
 def load_gold(path: Path | str) -> list[GoldQuestion]:
     """Read a gold set; every bad record is reported (file and line) in one :class:`InputError`."""

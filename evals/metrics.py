@@ -171,3 +171,14 @@ def bootstrap_ci(
     lo = means[int((1 - level) / 2 * samples)]
     hi = means[min(samples - 1, int((1 + level) / 2 * samples))]
     return sum(values) / n, lo, hi
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-quantile (0..1) of ``values`` by linear interpolation; None when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from typing import Any
 
 from evals.gold import GoldQuestion
@@ -26,6 +25,7 @@ from evals.metrics import (
     contains_answer,
     evidence_recall,
     exact_match,
+    percentile,
     precision_recall,
     reciprocal_rank,
     token_f1,
@@ -64,7 +64,7 @@ def run(
     tokens = cl100k()
     out = []
     for q in questions:
-        filters = Filters(reference_date=date.fromisoformat(q.question_date) if q.question_date else None)
+        filters = Filters(reference_date=q.reference_date)
         started = time.perf_counter()
         answer = engine.ask(q.question, filters=filters)
         seconds = time.perf_counter() - started
@@ -173,11 +173,8 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
             1 for r in results if r.answer.get("status") == "refused" and r.answer.get("sentences")
         ),
     }
-    seconds = sorted(r.seconds for r in results)
-    summary["latency_ms"] = {
-        "p50": 1000 * seconds[len(seconds) // 2] if seconds else None,
-        "p95": 1000 * seconds[int(0.95 * (len(seconds) - 1))] if seconds else None,
-    }
+    ms = [1000 * r.seconds for r in results]
+    summary["latency_ms"] = {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95)}
     summary["per_question"] = {r.id: {k: v for k, v in r.metrics.items() if v is not None} for r in results}
     return summary
 

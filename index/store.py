@@ -222,24 +222,19 @@ class ChunkStore:
         """
         col = self.collection()
         limit = self.client.get_max_batch_size()
-        try:
-            self._bump_version()
-            for i in range(0, len(nodes), limit):
-                part = nodes[i : i + limit]
-                col.upsert(
-                    ids=[n.node_id for n in part],
-                    embeddings=[list(e) for e in embeddings[i : i + limit]],
-                    documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
-                    metadatas=[_clean_meta(n.metadata) for n in part],
-                )
-            stale = list(stale_ids)
-            if stale:
-                col.delete(ids=stale)
-            self._bump_version()
-        except (httpx.TransportError, RagError):
-            raise  # the guard names the unreachable server (503), not a write failure
-        except Exception as exc:
-            raise BackendError(f"Writing to Chroma collection '{self.settings.corpus}' failed: {exc}") from exc
+        self._bump_version()
+        for i in range(0, len(nodes), limit):
+            part = nodes[i : i + limit]
+            col.upsert(
+                ids=[n.node_id for n in part],
+                embeddings=[list(e) for e in embeddings[i : i + limit]],
+                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+                metadatas=[_clean_meta(n.metadata) for n in part],
+            )
+        stale = list(stale_ids)
+        if stale:
+            col.delete(ids=stale)
+        self._bump_version()
 
     @_guarded
     def copy_to(self, target: ChunkStore, batch: int = 1000) -> int:
@@ -281,6 +276,10 @@ class ChunkStore:
                 col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
             self._bump_version()
         return len(articles), len(ids)
+
+    def delete_article(self, article_id: str) -> tuple[int, int]:
+        """Delete one article by the id given at ingest or its stored key; returns (articles, chunks)."""
+        return self.delete_articles({"$or": [{"article_id": article_id}, {"document_id": article_id}]})
 
     @_guarded
     def version(self) -> str:
@@ -331,6 +330,12 @@ class ChunkStore:
         }
 
     @_guarded
+    def counts(self) -> tuple[int, int]:
+        """(articles, chunks) without reading metadata: cheap enough for health checks."""
+        col = self.collection()
+        return len(col.get(where={"chunk_index": 0}, include=[])["ids"]), col.count()
+
+    @_guarded
     def first_chunks(self) -> list[dict[str, Any]]:
         """Metadata of chunk 0 of every article (one row per article)."""
         res = self.collection().get(where={"chunk_index": 0}, include=["metadatas"])
@@ -341,10 +346,11 @@ class ChunkStore:
         return {m["document_id"]: m["minhash"] for m in self.first_chunks() if m.get("minhash")}
 
     @_guarded
-    def stats(self) -> StoreStats:
-        """Articles, chunks, sources and date range of the corpus."""
+    def stats(self, firsts: list[dict[str, Any]] | None = None) -> StoreStats:
+        """Articles, chunks, sources and date range of the corpus (``firsts``: the
+        :meth:`first_chunks` rows, when the caller has already read them)."""
         col = self.collection()
-        firsts = self.first_chunks()
+        firsts = self.first_chunks() if firsts is None else firsts
         dates = sorted(m["published"] for m in firsts if m.get("published"))
         return StoreStats(
             corpus=self.settings.corpus,

@@ -9,6 +9,7 @@ out an answer weigh most; passage rank breaks near-ties.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -58,6 +59,13 @@ class ScoredSentence:
 
 def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
     """Every usable sentence of ``passages``, best answer first."""
+    # The pipeline's evidence check and the extractive generator rank the same
+    # passages for the same question: compute it once.
+    return list(_ranked(question, tuple(passages)))
+
+
+@functools.lru_cache(maxsize=64)
+def _ranked(question: str, passages: tuple[Passage, ...]) -> tuple[ScoredSentence, ...]:
     own, context = split_context(question)
     q_stems = set(stems(content_words(own)))
     # Terms carried from earlier turns locate the story (retrieval used them) but
@@ -66,7 +74,7 @@ def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSen
     if not q_stems:
         q_stems, ctx_stems = ctx_stems, set()
     if not q_stems:
-        return []
+        return ()
     candidates: list[tuple[Passage, int, int, frozenset[str]]] = []
     for p in passages:
         for s, e in sentence_spans(p.text):
@@ -78,7 +86,7 @@ def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSen
                 continue  # an article's question (a headline, a quote) answers nothing
             candidates.append((p, s, e, frozenset(stems(words))))
     if not candidates:
-        return []
+        return ()
     df = Counter(t for *_, words in candidates for t in words & (q_stems | ctx_stems))
     n = len(candidates)
     idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_stems | ctx_stems}
@@ -93,7 +101,7 @@ def rank_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSen
         bonus = ANSWER_TYPE_BONUS if _holds_answer_type(question, p.text[s:e]) else 0.0
         out.append(ScoredSentence(p, s, e, score, words, score * (1.0 + bonus)))
     out.sort(key=lambda x: (-x.rank, x.passage.n, x.start))
-    return out
+    return tuple(out)
 
 
 def evidence_strength(ranked: Sequence[ScoredSentence]) -> float:

@@ -231,16 +231,6 @@ _FACTORIES: dict[str, GeneratorFactory] = {
 }
 
 
-def register(name: str, factory: GeneratorFactory) -> None:
-    """Make ``factory`` available as ``generator = name``."""
-    _FACTORIES[name] = factory
-
-
-def unregister(name: str) -> None:
-    """Remove a generator added with :func:`register`."""
-    _FACTORIES.pop(name, None)
-
-
 def make_generator(settings: Settings) -> Generator:
     """Build the generator the settings name."""
     factory = _FACTORIES.get(settings.generator)

@@ -136,6 +136,11 @@ class Answer:
     """What the generator wrote, before verification (empty when it was not asked)."""
 
     @property
+    def sources(self) -> list[str]:
+        """The URLs of the cited articles, sorted."""
+        return sorted({c.passage.url for c in self.citations if c.passage.url})
+
+    @property
     def refused(self) -> bool:
         """True when the articles do not answer the question."""
         return self.status != "answered"

@@ -12,6 +12,7 @@ two adjacent ones), and negation must agree.
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -125,15 +126,15 @@ class LexicalJudge(SupportJudge):
         claim_stems = set(stems(claim_words))
         passage_lower = passage.lower()
 
-        missing_numbers = _numbers(claim) - _numbers(passage)
+        facts = _passage_facts(passage)
+        missing_numbers = _numbers(claim) - facts.numbers
         if missing_numbers:
             return Judgement(False, 0.0, (0, 0), f"number(s) not in passage: {sorted(missing_numbers)}")
-        passage_words = {w.lower().removesuffix("'s").removesuffix("\u2019s") for w in _WORD.findall(passage)}
-        missing_names = {n for n in _names(claim) if n not in passage_words and n not in passage_lower}
+        missing_names = {n for n in _names(claim) if n not in facts.words and n not in passage_lower}
         if missing_names:
             return Judgement(False, 0.0, (0, 0), f"name(s) not in passage: {sorted(missing_names)}")
 
-        passage_stems = set(stems(content_words(passage)))
+        passage_stems = facts.stems
         covered = len(claim_stems & passage_stems) / len(claim_stems)
         if covered < self.coverage:
             return Judgement(False, covered, (0, 0), f"only {covered:.0%} of content words in passage")
@@ -147,8 +148,8 @@ class LexicalJudge(SupportJudge):
 
     @staticmethod
     def _closest(claim_stems: set[str], passage: str) -> tuple[tuple[int, int], float, str]:
-        spans = sentence_spans(passage) or [(0, len(passage))]
-        sentence_stems = [set(stems(content_words(passage[s:e]))) for s, e in spans]
+        facts = _passage_facts(passage)
+        spans, sentence_stems = facts.spans, facts.sentence_stems
         best = ((0, 0), 0.0, "")
         # Single sentences first, so a pair wins only if it covers strictly more
         # (a tighter highlight on ties).
@@ -158,6 +159,29 @@ class LexicalJudge(SupportJudge):
             if score > best[1] + 1e-9:
                 best = ((spans[i][0], spans[j][1]), score, passage[spans[i][0] : spans[j][1]])
         return best
+
+
+@dataclass(frozen=True)
+class _Facts:
+    numbers: frozenset[str]
+    words: frozenset[str]
+    stems: frozenset[str]
+    spans: tuple[tuple[int, int], ...]
+    sentence_stems: tuple[frozenset[str], ...]
+
+
+@functools.lru_cache(maxsize=512)
+def _passage_facts(passage: str) -> _Facts:
+    """What the judge reads from a passage, once per passage text: verification judges
+    every sentence against several passages, and re-attachment against all of them."""
+    spans = tuple(sentence_spans(passage) or [(0, len(passage))])
+    return _Facts(
+        numbers=frozenset(_numbers(passage)),
+        words=frozenset(w.lower().removesuffix("'s").removesuffix("\u2019s") for w in _WORD.findall(passage)),
+        stems=frozenset(stems(content_words(passage))),
+        spans=spans,
+        sentence_stems=tuple(frozenset(stems(content_words(passage[s:e]))) for s, e in spans),
+    )
 
 
 def _words_lower(text: str) -> list[str]:

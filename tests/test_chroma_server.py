@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from evals.bench_server import start_chroma
+from evals.bench_server import free_port, start_chroma
 from index.ingest import ingest
 from index.store import ChunkStore
 from rag.errors import RagError
@@ -22,14 +22,14 @@ from rag.pipeline import Engine
 from rag.settings import Settings, load_settings
 from tests.fakes import HashingEmbedder
 from tests.index.test_ingest import article, write_jsonl
-from tests.ui.test_api import _port, _serve
+from tests.ui.test_api import _serve
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
-    port = _port()
+    port = free_port()
     proc = start_chroma(tmp_path / "server-data", port, tmp_path / "chroma.log")
     try:
         yield port
@@ -86,7 +86,7 @@ def test_two_replicas_share_one_server(tmp_path: Path, chroma_server: int) -> No
 
 def test_chroma_killed_and_restarted_mid_session(tmp_path: Path) -> None:
     """Requests during the outage get a clear 503; service resumes by itself; nothing lost or doubled."""
-    port, data = _port(), tmp_path / "server-data"
+    port, data = free_port(), tmp_path / "server-data"
     chroma = start_chroma(data, port, tmp_path / "chroma.log")
     env = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port)}
     app, url = _serve(tmp_path / "replica", tmp_path / "serve.log", env)

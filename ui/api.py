@@ -247,9 +247,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        """Liveness and the corpus size."""
-        st = get_engine().store.stats()
-        return {"ok": True, "corpus": st.corpus, "articles": st.articles, "chunks": st.chunks}
+        """Liveness and the corpus size (polled by load balancers: no metadata is read)."""
+        articles, chunks = get_engine().store.counts()
+        return {"ok": True, "corpus": settings.corpus, "articles": articles, "chunks": chunks}
 
     def corpus_for(who: Caller, asked: str | None) -> str | None:
         if who.corpus and asked not in (None, who.corpus):
@@ -293,9 +293,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     ) -> dict[str, Any]:
         """Stored articles (one row each) and corpus statistics."""
         store = engines.get(corpus_for(who, corpus)).store
-        rows = sorted(store.first_chunks(), key=lambda m: (m.get("published", ""), m.get("url", "")), reverse=True)
+        firsts = store.first_chunks()
+        rows = sorted(firsts, key=lambda m: (m.get("published", ""), m.get("url", "")), reverse=True)
         keep = ("article_id", "document_id", "url", "title", "source", "published", "n_chunks", "near_dup_of")
-        st = store.stats()
+        st = store.stats(firsts)
         return {
             "ok": True,
             "total": len(rows),
@@ -307,11 +308,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     @app.delete("/api/articles/{article_id}", dependencies=[Depends(writer)])
     def delete_article(article_id: str) -> dict[str, Any]:
         """Delete an article by its id (as given at ingest, or the stored key)."""
-        store = get_engine().store
-        n_articles = n_chunks = 0
-        for where in ({"article_id": article_id}, {"document_id": article_id}):
-            a, c = store.delete_articles(where)
-            n_articles, n_chunks = n_articles + a, n_chunks + c
+        n_articles, n_chunks = get_engine().store.delete_article(article_id)
         if not n_articles:
             raise HTTPException(404, f"No article with id {article_id!r}")
         return {"ok": True, "articles": n_articles, "chunks": n_chunks}
@@ -375,7 +372,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     def embed_token(body: EmbedTokenIn, who: Caller = Depends(reader)) -> dict[str, Any]:
         """A short-lived signed token for one /embed page: the portal's server asks for it with
         its API key and puts ``/embed?token=...`` in the iframe, so no key reaches the browser."""
-        if who.id.startswith("embed:"):
+        if who.embed:
             raise HTTPException(403, "An embed token cannot issue embed tokens")
         token, expires = auth.issue_embed_token(body.portal, body.ttl, engines.settings_for(body.corpus).corpus)
         return {"ok": True, "token": token, "expires_at": expires, "embed_url": f"/embed?token={token}"}
@@ -399,8 +396,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
                 "html": answer_html(answer, body.turn),
                 "panel": passages_html(answer, body.turn),
                 "feedback": {"question": answer.question, "answer": answer.text, "status": answer.status,
-                             "generator": answer.generator,
-                             "sources": sorted({c.passage.url for c in answer.citations if c.passage.url})},
+                             "generator": answer.generator, "sources": answer.sources},
             }
 
         engine = engines.get(who.corpus)

@@ -30,9 +30,11 @@ class Caller:
     """An authenticated caller: ``id`` is a non-secret label for rate limits; an embed
     token's caller is bound to the token's ``corpus``."""
 
-    scope: Scope | None
+    scope: Scope
     id: str
     corpus: str | None = None
+    embed: bool = False
+    """True for an embed token (which may not mint more tokens)."""
 
 
 def _env_list(name: str) -> list[str]:
@@ -72,7 +74,8 @@ class Auth:
         claims = self.verify_embed_token(token)
         if claims is not None:
             # Each token is its own caller (rate limits, feedback ownership), not the whole portal.
-            return Caller("read", f"embed:{claims['sub']}:{claims.get('jti', '')}", str(claims.get("corpus") or "") or None)
+            corpus = str(claims.get("corpus") or "") or None
+            return Caller("read", f"embed:{claims['sub']}:{claims.get('jti', '')}", corpus, embed=True)
         return None
 
     # -- embed tokens ------------------------------------------------------------------

@@ -43,12 +43,13 @@ def build_chat(
     upload: bool,
 ) -> gr.Blocks:
     """The chat as Gradio Blocks, to be mounted on the API app."""
+    info_text, outlets = _corpus_view(engines, settings.corpus)
     with gr.Blocks(title="News answers with citations", fill_width=True) as demo:
         answers = gr.State([])  # one entry per assistant message: Answer, or None for an error
         rated = gr.State({})  # assistant-message number -> feedback row id
         with gr.Row():
             gr.Markdown("### Ask the news: every sentence is checked against the passage it cites")
-            info = gr.Markdown(_info(engines, settings.corpus), elem_id="rag-info")
+            info = gr.Markdown(info_text, elem_id="rag-info")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -83,7 +84,7 @@ def build_chat(
                 corpus = gr.Dropdown(_corpora(engines), value=settings.corpus, label="Corpus", elem_id="rag-corpus")
                 date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id="rag-from")
                 date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD", elem_id="rag-to")
-                sources = gr.Dropdown(_sources(engines, settings.corpus), multiselect=True, label="Outlets", elem_id="rag-outlets")
+                sources = gr.Dropdown(outlets, multiselect=True, label="Outlets", elem_id="rag-outlets")
         if upload:
             with gr.Accordion("Add articles", open=False):
                 gr.Markdown(
@@ -169,7 +170,8 @@ def build_chat(
         send_comment.click(on_comment, [comment, answers, rated, corpus], [comment, rated, feedback_note])
 
         def on_corpus(name: str) -> tuple[Any, ...]:
-            return _info(engines, name), gr.Dropdown(choices=_sources(engines, name), value=[])
+            text, choices = _corpus_view(engines, name)
+            return text, gr.Dropdown(choices=choices, value=[])
 
         corpus.change(on_corpus, corpus, [info, sources])
 
@@ -182,7 +184,8 @@ def build_chat(
                 except Exception:
                     log.exception("upload failed")
                     note = f"⚠️ {_OOPS}"
-                return note, None, _info(engines, name), gr.Dropdown(choices=_sources(engines, name))
+                text, choices = _corpus_view(engines, name)
+                return note, None, text, gr.Dropdown(choices=choices)
 
             add.click(on_upload, [files, corpus], [upload_note, files, info, sources])
     return demo
@@ -200,7 +203,7 @@ def _save(
 ) -> int:
     return store.record(
         corpus=corpus, question=answer.question, answer=answer.text, status=answer.status,
-        generator=answer.generator, sources=sorted({c.passage.url for c in answer.citations if c.passage.url}),
+        generator=answer.generator, sources=answer.sources,
         rating=rating, comment=comment, feedback_id=feedback_id, owner="chat",
     )
 
@@ -227,26 +230,21 @@ def _corpora(engines: Engines) -> list[str]:
         return [engines.settings.corpus]
 
 
-def _sources(engines: Engines, corpus: str) -> list[str]:
-    try:
-        return sorted(s for s in engines.store(corpus).stats().sources if s != "(none)")
-    except RagError:
-        return []
-
-
-def _info(engines: Engines, corpus: str) -> str:
+def _corpus_view(engines: Engines, corpus: str) -> tuple[str, list[str]]:
+    """The info line (size, dates, generator) and the outlets of ``corpus``, from one stats read."""
     settings = engines.settings_for(corpus)
     try:
         st = engines.store(corpus).stats()
         size = f"{st.articles:,} article{'s' if st.articles != 1 else ''}"
         if st.first_published:
             size += f", {st.first_published} to {st.last_published}"
+        outlets = sorted(s for s in st.sources if s != "(none)")
     except RagError:
-        size = "empty: add articles below or with `rag ingest`"
+        size, outlets = "empty: add articles below or with `rag ingest`", []
     where = f"at {settings.openai_base_url}" if settings.generator == "openai" and settings.openai_base_url else ""
     generator = {"extractive": "extractive (offline)", "openai": f"openai · {settings.llm_model} {where}".strip(),
                  "local": "local GGUF model"}.get(settings.generator, settings.generator)
-    return f"Corpus **{corpus}** ({size}) · answers by **{generator}**"
+    return f"Corpus **{corpus}** ({size}) · answers by **{generator}**", outlets
 
 
 def _examples(engines: Engines, settings: Settings) -> list[str]:

@@ -162,8 +162,7 @@ def delete(ctx: click.Context, ids: tuple[str, ...], urls: tuple[str, ...], sour
     store = ChunkStore(_settings(ctx))
     total_articles = total_chunks = 0
     filters: list[dict[str, Any]] = []
-    for value in ids:
-        filters += [{"article_id": value}, {"document_id": value}]
+    filters += [{"$or": [{"article_id": value}, {"document_id": value}]} for value in ids]
     filters += [{"url": u} for u in urls]
     filters += [{"source": s} for s in sources]
     for where in filters:
@@ -218,7 +217,7 @@ def ask(
 ) -> None:
     """Answer QUESTION from the corpus, with verified citations."""
     from rag.pipeline import Engine
-    from rag.types import Answer, Filters
+    from rag.types import Filters
 
     engine = Engine(_settings(ctx, generator=generator))
     filters = Filters(
@@ -227,11 +226,7 @@ def ask(
         sources=sources,
         reference_date=as_of.date() if as_of else None,
     )
-    answer: Answer | None = None
-    for piece in engine.ask_stream(question, filters=filters):
-        if isinstance(piece, Answer):
-            answer = piece
-    assert answer is not None
+    answer = engine.ask(question, filters=filters)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, default=str))
         return

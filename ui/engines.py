@@ -34,6 +34,7 @@ class Engines:
         self.settings = settings
         self._engines: dict[str, Engine] = {settings.corpus: engine} if engine else {}
         self._embedder: BaseEmbedding | None = engine.embedder if engine else None
+        self._stores: dict[str, ChunkStore] = {settings.corpus: engine.store} if engine else {}
         self._lock = threading.Lock()
 
     def settings_for(self, corpus: str | None) -> Settings:
@@ -61,15 +62,18 @@ class Engines:
         embedder = self.embedder()
         with self._lock:
             if settings.corpus not in self._engines:
-                self._engines[settings.corpus] = Engine(settings, embedder=embedder)
+                self._engines[settings.corpus] = Engine(
+                    settings, embedder=embedder, store=self._stores.get(settings.corpus)
+                )
             return self._engines[settings.corpus]
 
     def store(self, corpus: str | None = None) -> ChunkStore:
         """The corpus's store, without requiring that the corpus exists yet."""
         settings = self.settings_for(corpus)
         with self._lock:
-            engine = self._engines.get(settings.corpus)
-        return engine.store if engine is not None else ChunkStore(settings)
+            if settings.corpus not in self._stores:
+                self._stores[settings.corpus] = ChunkStore(settings)
+            return self._stores[settings.corpus]
 
     def corpora(self) -> list[str]:
         """Every corpus in the store, the settings' own first."""

@@ -7,6 +7,7 @@ into view. Every piece of text is escaped: articles and answers are data.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from importlib import resources
@@ -17,6 +18,7 @@ from rag.types import Answer, Passage
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
+@functools.cache
 def static(name: str) -> str:
     """A file of ``ui/static`` (the shared stylesheet and script)."""
     return (resources.files("ui") / "static" / name).read_text(encoding="utf-8")

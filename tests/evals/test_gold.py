@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ def test_loads_fields(tmp_path: Path) -> None:
                                                               "answerable": False}) + "\n")
     a, b = load_gold(path)
     assert a.answers == ("Ann", "Ann Lee") and a.question_date == "2022-06-16"
-    assert b.id == "2" and not b.answerable and b.gold_urls == ()
+    assert a.reference_date == date(2022, 6, 16)
+    assert b.id == "2" and not b.answerable and b.gold_urls == () and b.reference_date is None
 
 
 def test_every_bad_record_is_named(tmp_path: Path) -> None:

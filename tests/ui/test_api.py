@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ import httpx
 import openai
 import pytest
 
+from evals.bench_server import free_port
+
 pytestmark = pytest.mark.slow
 READ_KEY, WRITE_KEY = "read-key-5f2c", "write-key-9a1e"
 EMBED_SECRET = "embed-secret-0123456789"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(data: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[bytes]:
@@ -34,7 +29,7 @@ def _cli(data: Path, *args: str, env: dict[str, str] | None = None, **kw: object
 
 
 def _serve(data: Path, log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    port = _port()
+    port = free_port()
     proc = _cli(data, "serve", "--port", str(port), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

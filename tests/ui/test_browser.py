@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.test_api import _cli, _port, _serve
+from evals.bench_server import free_port
+from tests.ui.test_api import _cli, _serve
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -43,7 +44,7 @@ def portal() -> Iterator[str]:
     root = ARTIFACTS / "portal"
     root.mkdir(parents=True, exist_ok=True)
     handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", _port()), handler)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://localhost:{httpd.server_address[1]}"
     httpd.shutdown()

@@ -25,8 +25,8 @@ class GoldQuestion:
 
     @property
     def answers(self) -> tuple[str, ...]:
-        """The answer and its aliases."""
-        return (self.answer, *self.aliases)
+        """The answer and its aliases (none for an unanswerable question given without one)."""
+        return tuple(a for a in (self.answer, *self.aliases) if a.strip())
 
     @property
     def reference_date(self) -> date | None:
@@ -72,28 +72,35 @@ def _record(line: str) -> GoldQuestion:
         raise ValueError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(rec, dict):
         raise ValueError("expected a JSON object")
-    for key in ("question", "answer"):
+    if "answerable" in rec and not isinstance(rec["answerable"], bool):
+        raise ValueError("field 'answerable' must be true or false")
+    answerable = rec.get("answerable", True)
+    # An unanswerable question may come without an answer (SQuAD 2.0 style sets).
+    required = ("question", "answer") if answerable else ("question",)
+    for key in required:
         if not isinstance(rec.get(key), str) or not rec[key].strip():
             raise ValueError(f"field '{key}' must be a non-empty string")
+    if not isinstance(rec.get("answer") or "", str):
+        raise ValueError("field 'answer' must be a string")
     for key in ("aliases", "gold_urls"):
         value = rec.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ValueError(f"field '{key}' must be a list of strings")
-    if "answerable" in rec and not isinstance(rec["answerable"], bool):
-        raise ValueError("field 'answerable' must be true or false")
     qdate = rec.get("question_date") or None
     if qdate is not None:
+        # A timestamp ("2022-06-17T09:00:00Z") dates the question by its day.
+        qdate = str(qdate)[:10]
         try:
-            date.fromisoformat(str(qdate))
+            date.fromisoformat(qdate)
         except ValueError:
-            raise ValueError(f"question_date {qdate!r} is not YYYY-MM-DD") from None
+            raise ValueError(f"question_date {rec['question_date']!r} is not YYYY-MM-DD") from None
     if "id" not in rec:
         raise ValueError("field 'id' is missing")
     return GoldQuestion(
         id=str(rec["id"]),
         question=rec["question"],
-        answer=rec["answer"],
-        answerable=rec.get("answerable", True),
+        answer=rec.get("answer") or "",
+        answerable=answerable,
         aliases=tuple(rec.get("aliases") or ()),
         evidence=rec.get("evidence") or "",
         gold_urls=tuple(rec.get("gold_urls") or ()),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.run import METRICS, QuestionResult, as_jsonl_rows
+from evals.run import BY_SOURCE_METRICS, METRICS, QuestionResult, as_jsonl_rows
 
 
 def write(out_dir: Path, results: Sequence[QuestionResult], summary: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -58,7 +58,29 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         f"Latency: p50 {_fmt(summary['latency_ms']['p50'])} ms, p95 {_fmt(summary['latency_ms']['p95'])} ms.",
     ]
+    lines += _by_source_lines(summary.get("by_source") or {})
     return "\n".join(lines) + "\n"
+
+
+def _by_source_lines(by_source: dict[str, dict[str, float]]) -> list[str]:
+    if not by_source:
+        return []
+    names = {
+        "source_indexed": "source article in the corpus",
+        "source_missing": "source article not in the corpus",
+        "source_unknown": "no source named",
+    }
+    cols = [("refused", "false refusals") if m == "refused" else (m, m) for m in BY_SOURCE_METRICS]
+    lines = [
+        "",
+        "Answerable questions by whether their source article (gold URL) is in the corpus:",
+        "",
+        "| questions | n | " + " | ".join(label for _, label in cols) + " |",
+        "|---" * (len(cols) + 2) + "|",
+    ]
+    for key, row in by_source.items():
+        lines.append(f"| {names[key]} | {int(row['n'])} | " + " | ".join(_fmt(row.get(m)) for m, _ in cols) + " |")
+    return lines
 
 
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}

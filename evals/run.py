@@ -6,6 +6,11 @@ rank) and evidence recall (gold URLs among retrieved articles); correctness
 citation recall/precision by a support judge, and the share of generated
 sentences that survived verification); refusal. Answers with no claim are
 counted apart and never scored as perfect.
+
+Where the gold set names each question's source article (``gold_urls``), the
+main figures are also split by whether that article is in the corpus: a gold
+answer string found only in other articles is often a coincidence ("10%",
+"Europe"), so the split tells retrieval failures from gaps in the corpus.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ def run(
 ) -> list[QuestionResult]:
     """Ask and score every question (``question_date`` is the reference date)."""
     tokens = cl100k()
+    indexed = {str(m.get("url")) for m in engine.store.first_chunks() if m.get("url")}
     out = []
     for q in questions:
         filters = Filters(reference_date=q.reference_date)
@@ -69,7 +75,10 @@ def run(
         answer = engine.ask(q.question, filters=filters)
         seconds = time.perf_counter() - started
         ranked = engine.search(q.question, filters, k=RETRIEVAL_DEPTH)
-        out.append(_score(q, answer, [p.text for p in ranked], [p.url for p in ranked], supports, tokens, seconds))
+        result = _score(q, answer, [p.text for p in ranked], [p.url for p in ranked], supports, tokens, seconds)
+        if q.answerable and q.gold_urls:
+            result.metrics["source_indexed"] = float(any(u in indexed for u in q.gold_urls))
+        out.append(result)
         if progress:
             progress(1)
     return out
@@ -173,10 +182,35 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
             1 for r in results if r.answer.get("status") == "refused" and r.answer.get("sentences")
         ),
     }
+    summary["by_source"] = _by_source(results)
     ms = [1000 * r.seconds for r in results]
     summary["latency_ms"] = {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95)}
     summary["per_question"] = {r.id: {k: v for k, v in r.metrics.items() if v is not None} for r in results}
     return summary
+
+
+# The figures split by whether the question's source article is in the corpus.
+BY_SOURCE_METRICS = ("hit@5", "within_1024", "within_2048", "contains_gold", "refused")
+
+
+def _by_source(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
+    """Answerable questions' means, split by ``source_indexed`` ({} when the gold names no sources)."""
+    # Questions with no gold URL form a third group: their source is unknown.
+    out: dict[str, dict[str, float]] = {}
+    answerable = [r for r in results if r.answerable]
+    if all(r.metrics.get("source_indexed") is None for r in answerable):
+        return out
+    for key, flag in (("source_indexed", 1.0), ("source_missing", 0.0), ("source_unknown", None)):
+        subset = [r for r in answerable if r.metrics.get("source_indexed") == flag]
+        if not subset:
+            continue
+        row = {"n": float(len(subset))}
+        for name in BY_SOURCE_METRICS:
+            values = [float(v) for r in subset if (v := r.metrics.get(name)) is not None]
+            if values:
+                row[name] = sum(values) / len(values)
+        out[key] = row
+    return out
 
 
 def _ci(values: Sequence[float]) -> list[float] | None:

@@ -4,7 +4,8 @@ Shared by the extractive generator (which quotes the best sentences) and by
 the refusal decision (weak best evidence means the articles do not say).
 A sentence scores by the IDF-weighted share of the question's content words it
 contains, with IDF over the retrieved sentences so that the words that single
-out an answer weigh most; passage rank breaks near-ties.
+out an answer weigh most; passage rank breaks near-ties of the score and
+weighs more in the order in which sentences are quoted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from rag.verify import stems, content_words
 _MIN_WORDS = 4
 _MAX_WORDS = 90
 _CONTEXT_BONUS = 0.1
+# How much a passage's retrieval rank n discounts its sentences: 1 / (1 + prior * (n - 1)).
+# The evidence score (refusals are calibrated on it) breaks near-ties only; the
+# choice of the sentence to quote trusts retrieval more, as its rank carries the
+# recency of "this week's" news, which word overlap does not see.
+_EVIDENCE_RANK_PRIOR = 0.03
+_ORDER_RANK_PRIOR = 0.1
 
 
 _NUMERIC_Q = re.compile(
@@ -49,7 +56,7 @@ class ScoredSentence:
     score: float
     stems: frozenset[str]
     rank: float = 0.0
-    """``score`` with the answer-type bonus: the ordering key."""
+    """The ordering key: coverage with the answer-type bonus and a stronger rank prior."""
 
     @property
     def text(self) -> str:
@@ -96,10 +103,10 @@ def _ranked(question: str, passages: tuple[Passage, ...]) -> tuple[ScoredSentenc
     for p, s, e, words in candidates:
         cover = sum(idf[t] for t in words & q_stems) / total
         cover += _CONTEXT_BONUS * sum(idf[t] for t in words & ctx_stems) / ctx_total
-        prior = 1.0 / (1.0 + 0.03 * (p.n - 1))
-        score = min(1.0, cover) * prior
+        score = min(1.0, cover) / (1.0 + _EVIDENCE_RANK_PRIOR * (p.n - 1))
         bonus = ANSWER_TYPE_BONUS if _holds_answer_type(question, p.text[s:e]) else 0.0
-        out.append(ScoredSentence(p, s, e, score, words, score * (1.0 + bonus)))
+        order = min(1.0, cover) / (1.0 + _ORDER_RANK_PRIOR * (p.n - 1)) * (1.0 + bonus)
+        out.append(ScoredSentence(p, s, e, score, words, order))
     out.sort(key=lambda x: (-x.rank, x.passage.n, x.start))
     return tuple(out)
 
@@ -107,6 +114,38 @@ def _ranked(question: str, passages: tuple[Passage, ...]) -> tuple[ScoredSentenc
 def evidence_strength(ranked: Sequence[ScoredSentence]) -> float:
     """How well the best sentence covers the question (0 when nothing does)."""
     return max((r.score for r in ranked), default=0.0)
+
+
+def answer_neighbour(question: str, best: ScoredSentence) -> ScoredSentence | None:
+    """The sentence beside ``best`` in its passage that holds what the question asks for.
+
+    None when ``best`` holds it already, the question asks for no particular
+    kind of thing, or neither neighbour has it. News often names its subject
+    in one sentence and says what happened in the next ("'Squid Game' is coming
+    back. Netflix said the wildly popular show is green lit for a second
+    season."): the sentence that matches the question's words best is then not
+    the one that answers it.
+    """
+    if not _asks_for_type(question) or _holds_answer_type(question, best.text):
+        return None
+    spans = sentence_spans(best.passage.text)
+    at = next((i for i, (s, _) in enumerate(spans) if s == best.start), None)
+    if at is None:
+        return None
+    for i in (at - 1, at + 1):  # the sentence before first: a lead names, the next explains
+        if not 0 <= i < len(spans):
+            continue
+        s, e = spans[i]
+        text = best.passage.text[s:e]
+        if not _MIN_WORDS <= len(text.split()) <= _MAX_WORDS or text.rstrip(" \"'\u201d\u2019)").endswith("?"):
+            continue
+        if _holds_answer_type(question, text):
+            return ScoredSentence(best.passage, s, e, best.score, frozenset(stems(content_words(text))), best.rank)
+    return None
+
+
+def _asks_for_type(question: str) -> bool:
+    return bool(_NUMERIC_Q.search(question) or _ENTITY_Q.search(question))
 
 
 def _holds_answer_type(question: str, sentence: str) -> bool:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from rag.errors import BackendError, BackendUnavailable, ConfigError
-from rag.evidence import rank_sentences
+from rag.evidence import answer_neighbour, rank_sentences
 from rag.prompt import CONDENSE, REFUSAL, build_prompt
 from rag.settings import Settings
 from rag.types import Passage
@@ -68,6 +68,11 @@ class ExtractiveGenerator(Generator):
             if any(_overlap(cand.stems, c.stems) > 0.5 for c in chosen):
                 continue
             chosen.append(cand)
+        neighbour = answer_neighbour(question, chosen[0])
+        if neighbour is not None and all(neighbour.start != c.start or neighbour.passage != c.passage for c in chosen):
+            # Keep the pair in the article's order, so the answer reads as written.
+            pair = sorted([chosen[0], neighbour], key=lambda x: x.start)
+            chosen = (pair + chosen[1:])[:_MAX_SENTENCES]
         for i, sent in enumerate(chosen):
             text = sent.text
             if i == 0 and sent.passage.published:

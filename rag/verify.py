@@ -260,7 +260,12 @@ def with_markers(sentence: str, citations: Sequence[int]) -> str:
     m = re.search(r"[.!?]+[\"'\u201d\u2019)]*$", sentence)
     if m:
         return f"{sentence[: m.start()]} {marks}{sentence[m.start():]}"
-    return f"{sentence} {marks}"
+    # A quoted headline or caption has no full stop: end it, or the answer's
+    # sentence splitter would run it into the next sentence.
+    return f"{sentence} {marks}."
+
+
+_MARKED_END = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\])+[.!?]+[\"'\u201d\u2019)]*\s+(?=\S)")
 
 
 def _answer_sentences(answer: str) -> list[tuple[int, int]]:
@@ -272,7 +277,15 @@ def _answer_sentences(answer: str) -> list[tuple[int, int]]:
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
-    return merged
+    # "[2]." ends a sentence even where the splitter reads on: before a quoted
+    # sentence that starts in lower case (a chunk cut mid-sentence) or a symbol.
+    out: list[tuple[int, int]] = []
+    for s, e in merged:
+        for m in _MARKED_END.finditer(answer, s, e):
+            out.append((s, m.start() + len(m.group().rstrip())))
+            s = m.end()
+        out.append((s, e))
+    return out
 
 
 def strip_as_of(claim: str) -> tuple[str, date | None]:

@@ -52,3 +52,17 @@ def test_empty_and_missing(tmp_path: Path) -> None:
         load_gold(tmp_path / "e.jsonl")
     with pytest.raises(InputError, match="cannot read"):
         load_gold(tmp_path / "missing.jsonl")
+
+
+def test_unanswerable_questions_may_come_without_an_answer(tmp_path: Path) -> None:
+    path = tmp_path / "g.jsonl"
+    rows = [{"id": "u1", "question": "Who?", "answerable": False},
+            {"id": "u2", "question": "Who?", "answer": "", "answerable": False, "question_date": "2022-06-16T09:00:00Z"},
+            {"id": "u3", "question": "Who?", "answer": None, "answerable": False}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    u1, u2, u3 = load_gold(path)
+    assert u1.answers == () and u3.answers == () and not u1.answerable
+    assert u2.reference_date == date(2022, 6, 16)
+    path.write_text(json.dumps({"id": "a", "question": "Who?", "answer": 7, "answerable": False}) + "\n")
+    with pytest.raises(InputError, match="'answer' must be a string"):
+        load_gold(path)

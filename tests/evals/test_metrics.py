@@ -121,3 +121,26 @@ def test_percentile_interpolates() -> None:
     assert percentile([7.0], 0.95) == 7.0
     assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5  # between 2 and 3
     assert percentile([0.0, 10.0, 20.0, 30.0, 40.0], 0.95) == pytest.approx(38.0)  # 3.8 of 4 steps
+
+
+def test_summary_splits_answerable_questions_by_whether_their_source_is_indexed() -> None:
+    from evals.report import markdown
+    from evals.run import QuestionResult, summarize
+
+    def result(qid: str, indexed: float | None, hit: float, refused: bool = False) -> QuestionResult:
+        metrics = {"refused": float(refused), "within_2048": hit, "contains_gold": hit}
+        if indexed is not None:
+            metrics["source_indexed"] = indexed
+        return QuestionResult(id=qid, question="q", answers=["a"], answerable=True, answer={}, metrics=metrics)
+
+    results = [result("1", 1.0, 1.0), result("2", 1.0, 0.0, refused=True), result("3", 0.0, 0.0),
+               result("4", None, 1.0),
+               QuestionResult(id="5", question="q", answers=[], answerable=False, answer={}, metrics={"refused": 1.0})]
+    s = summarize(results)
+    assert s["by_source"]["source_indexed"] == {"n": 2, "within_2048": 0.5, "contains_gold": 0.5, "refused": 0.5}
+    assert s["by_source"]["source_missing"]["n"] == 1 and s["by_source"]["source_missing"]["within_2048"] == 0
+    assert s["by_source"]["source_unknown"]["n"] == 1  # no gold URL: the unanswerable question is not counted
+    md = markdown(s, {})
+    assert "| source article in the corpus | 2 | n/a | n/a | 0.500 | 0.500 | 0.500 |" in md
+    # A gold set that names no sources gets no split.
+    assert summarize([result("4", None, 1.0)])["by_source"] == {}

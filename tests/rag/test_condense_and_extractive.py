@@ -63,3 +63,27 @@ def test_sentences_holding_the_asked_kind_of_thing_rank_first() -> None:
     named = [_p(1, "The award was given at the ceremony in the capital."),
              _p(2, "The award was given to Maria Lopez at the ceremony.")]
     assert rank_sentences("Who was the award given to at the ceremony?", named)[0].passage.n == 2
+
+
+def test_the_sentence_beside_the_best_one_brings_the_answer_it_lacks() -> None:
+    # The lead names the subject; the next sentence matches the question's words.
+    passage = _p(1, "Kentucky Fried Chicken Nuggets go on sale in Charlotte on Monday. "
+                    "The chain is trying out a new menu item to attract younger consumers. "
+                    "Sales of chicken rose last year.")
+    text = ExtractiveGenerator().generate("Which menu item did the chain try out to attract younger consumers?",
+                                          [passage])
+    assert text.startswith("As of 12 Jun 2022, Kentucky Fried Chicken Nuggets go on sale")
+    assert text.index("Nuggets") < text.index("trying out")  # in the article's order
+    assert text.count("[1]") == 2
+    # A best sentence that holds the answer already stands alone.
+    named = _p(2, "Sales of chicken rose last year. The chain said KFC Nuggets will attract younger consumers. "
+                  "Analysts agreed with the company.")
+    alone = ExtractiveGenerator().generate("Which menu item will attract younger consumers?", [named])
+    assert alone.count("[2]") == 1 and "Sales" not in alone and "Analysts" not in alone
+
+
+def test_a_quoted_headline_without_full_stop_stays_its_own_sentence() -> None:
+    passages = [_p(1, "Where to find cheap gas: Sheetz lowers gas prices to $3.99 a gallon through July 4\n\n"
+                      "Drivers paid $4.94 a gallon on average a week earlier.")]
+    text = ExtractiveGenerator().generate("Which retailer lowered gas prices to $3.99 a gallon?", passages)
+    assert "July 4 [1]." in text

@@ -75,3 +75,14 @@ def test_combined_citations_support_what_neither_does_alone() -> None:
 def test_answer_with_no_claims_is_empty() -> None:
     v = verify("Sure. Here you go.", passages(), J)
     assert v.text == "" and v.sentences == ()
+
+
+def test_a_marker_and_full_stop_end_a_sentence_the_splitter_would_run_on() -> None:
+    # A chunk cut mid-sentence starts in lower case; a widget line starts with a symbol.
+    cut = "more troops were needed in the province, the defence minister said on Monday."
+    text = P1 + " " + cut
+    ps = [Passage(1, "c1", text, "a1", "", "T", "s", "2026-02-04", 0, len(text), 0.1)]
+    answer = f"Security forces killed 22 more militants in Balochistan [1]. {cut[:-1]} [1]."
+    v = verify(answer, ps, J)
+    assert [s.status for s in v.sentences] == ["supported", "supported"]
+    assert v.text == answer

@@ -14,18 +14,18 @@ chat uses.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+from collections.abc import Callable
 
 from evals.gold import load_gold
 from evals.metrics import contains_answer, percentile
 from evals.retrieval import RetrievalScores, score
+from evals.run import SOURCE_GROUPS, sources_indexed
 from rag.pipeline import Engine
+from rag.retrieve import Mode
 from rag.settings import load_settings
 from rag.types import Filters
-
-
-SOURCE_GROUPS = ((True, "source article in the corpus"), (False, "source article not in the corpus"),
-                 (None, "no source named"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,26 +42,27 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{len(gold)} questions, {sum(q.answerable for q in gold)} answerable")
     print(RetrievalScores.header())
-    for mode in ("dense", "bm25", "hybrid"):
-        for dated in (False, True):
-            if dated and mode != "hybrid":
-                continue
-            by_q = {q.question: q for q in gold}
+    by_q = {q.question: q for q in gold}
 
-            def retrieve(question: str, mode: str = mode, dated: bool = dated) -> list[str]:
-                f = Filters(reference_date=by_q[question].reference_date) if dated else None
-                return [n.node.get_content() for n in engine.retriever.search(question, f, k=40, mode=mode)]
+    def searcher(mode: Mode, dated: bool) -> Callable[[str], list[str]]:
+        @functools.cache
+        def retrieve(question: str) -> list[str]:
+            f = Filters(reference_date=by_q[question].reference_date) if dated else None
+            return [n.node.get_content() for n in engine.retriever.search(question, f, k=40, mode=mode)]
+        return retrieve
 
-            name = mode + (" + reference date" if dated else "")
-            print(score(gold, retrieve).row(name), flush=True)
+    dated_hybrid = searcher("hybrid", True)
+    for name, retrieve in (("dense", searcher("dense", False)), ("bm25", searcher("bm25", False)),
+                           ("hybrid", searcher("hybrid", False)), ("hybrid + reference date", dated_hybrid)):
+        print(score(gold, retrieve).row(name), flush=True)
     # A gold answer string found only in articles other than the question's source
     # is often a coincidence: split by whether the source is in the corpus.
-    indexed = {str(m.get("url")) for m in engine.store.first_chunks()}
-    has_source = {q.id: any(u in indexed for u in q.gold_urls) if q.gold_urls else None for q in gold}
-    for flag, label in SOURCE_GROUPS:
+    has_source = sources_indexed(gold, engine.store)
+    for _, flag, label in SOURCE_GROUPS:
         subset = [q for q in gold if has_source[q.id] is flag]
         if subset:
-            print(score(subset, retrieve).row(f"hybrid + reference date, {label} ({sum(q.answerable for q in subset)} q)"))
+            n = sum(q.answerable for q in subset)
+            print(score(subset, dated_hybrid).row(f"hybrid + reference date, {label} ({n} q)"))
 
     # Ask every question once with no refusal threshold, to see the evidence
     # scores of both kinds of question; the threshold is then applied offline.
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nat the configured threshold {threshold}: answer contains gold "
           f"{m['contains_gold']:.3f}, refusal recall {m['refusal_recall']:.3f}, false refusals "
           f"{m['false_refusals']:.3f}, sentences verified {sum(r[3] for r in kept)}/{sum(r[4] for r in kept)}")
-    for flag, label in SOURCE_GROUPS:
+    for _, flag, label in SOURCE_GROUPS:
         subset = [r for r in rows if r[0].answerable and has_source[r[0].id] is flag]
         if subset:
             print(f"answerable questions, {label} ({len(subset)}): answer contains gold "

@@ -31,6 +31,7 @@ import httpx
 
 from evals.gold import load_gold
 from evals.judge import OfflineJudge
+from evals.report import fmt
 from evals.run import run, summarize
 from index.embed import make_embedder
 from index.ingest import ingest
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("precision", "recall", "false_refusal_rate"):
         x, y = a["refusal"][key], b["refusal"][key]
         worst = max(worst, abs((x or 0) - (y or 0)))
-        print(f"  refusal {key:12s} {x:.3f}  {y:.3f}")
+        print(f"  refusal {key:12s} {fmt(x)}  {fmt(y)}")  # n/a when nothing was refused
     print(f"  largest difference: {worst:.4f}")
     print("Ask latency (ms):   p50 / p95")
     for name, s in summaries.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 from rag.errors import InputError
@@ -32,6 +33,11 @@ class GoldQuestion:
     def reference_date(self) -> date | None:
         """The day the question was asked: the engine's reference date for "this week"."""
         return date.fromisoformat(self.question_date) if self.question_date else None
+
+
+def sample_gold() -> Path:
+    """The bundled gold questions about the bundled sample article."""
+    return Path(str(resources.files("evals") / "sample_gold.jsonl"))
 
 
 def load_gold(path: Path | str) -> list[GoldQuestion]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
@@ -103,22 +105,28 @@ def make_judge(name: str, settings: Settings) -> OfflineJudge | LLMJudge:
     raise ConfigError(f"Unknown judge '{name}'; known: offline, llm")
 
 
-def agreement(supports: Callable[[str, str], bool], path: Path | None = None) -> dict[str, float | int]:
-    """The judge's precision, recall and accuracy on the labelled (claim, passage) fixture."""
+def agreement(supports: Callable[[str, str], bool], path: Path | None = None) -> dict[str, Any]:
+    """The judge's precision, recall and accuracy on the labelled (claim, passage) fixture,
+    and per kind of pair how many it got right ("9/9")."""
     from importlib import resources
 
     path = path or Path(str(resources.files("evals") / "verifier_pairs.jsonl"))
     pairs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     tp = fp = fn = correct = 0
+    right: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
     for p in pairs:
         got = supports(p["claim"], p["passage"])
         tp += got and p["supported"]
         fp += got and not p["supported"]
         fn += (not got) and p["supported"]
         correct += got == p["supported"]
+        totals[p.get("kind", "")] += 1
+        right[p.get("kind", "")] += got == p["supported"]
     return {
         "pairs": len(pairs),
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn) if tp + fn else 0.0,
         "accuracy": correct / len(pairs),
+        "per_kind": {k: f"{right[k]}/{n}" for k, n in totals.items()},
     }

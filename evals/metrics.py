@@ -98,12 +98,17 @@ def reciprocal_rank(ranked: Sequence[str], answers: Sequence[str]) -> float:
     return 0.0
 
 
+def url_key(url: str) -> str:
+    """A URL as gold sets and stores are compared on (a trailing slash is no difference)."""
+    return url.strip().rstrip("/")
+
+
 def evidence_recall(retrieved_urls: Sequence[str], gold_urls: Sequence[str]) -> float | None:
     """Share of the gold articles among the retrieved ones; None when there are no gold URLs."""
     if not gold_urls:
         return None
-    got = {u.rstrip("/") for u in retrieved_urls}
-    return sum(u.rstrip("/") in got for u in gold_urls) / len(gold_urls)
+    got = {url_key(u) for u in retrieved_urls}
+    return sum(url_key(u) in got for u in gold_urls) / len(gold_urls)
 
 
 Supports = Callable[[str, str], bool]

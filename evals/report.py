@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.run import BY_SOURCE_METRICS, METRICS, QuestionResult, as_jsonl_rows
+from evals.run import BY_SOURCE_METRICS, METRICS, SOURCE_GROUPS, QuestionResult, as_jsonl_rows
 
 
 def write(out_dir: Path, results: Sequence[QuestionResult], summary: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -23,7 +23,8 @@ def write(out_dir: Path, results: Sequence[QuestionResult], summary: dict[str, A
     (out_dir / "report.html").write_text(html_report(results, summary, meta))
 
 
-def _fmt(v: float | None) -> str:
+def fmt(v: float | None) -> str:
+    """A share to three places, or n/a when it is not defined."""
     return "n/a" if v is None else f"{v:.3f}"
 
 
@@ -43,8 +44,8 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     r = summary["refusal"]
     lines += [
         "",
-        f"Refusals: precision {_fmt(r['precision'])} {_ci(r['precision_ci95'])}, recall {_fmt(r['recall'])} "
-        f"{_ci(r['recall_ci95'])}, false-refusal rate {_fmt(r['false_refusal_rate'])} "
+        f"Refusals: precision {fmt(r['precision'])} {_ci(r['precision_ci95'])}, recall {fmt(r['recall'])} "
+        f"{_ci(r['recall_ci95'])}, false-refusal rate {fmt(r['false_refusal_rate'])} "
         f"{_ci(r['false_refusal_rate_ci95'])} ({r['refused']} refused, {r['unanswerable']} unanswerable).",
         f"Claim-free answers (counted apart, never scored): {summary['claim_free_answers']}.",
         _sentences_line(summary.get("sentences")),
@@ -56,7 +57,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         f"| incorrect | {summary['correct_x_grounded']['incorrect_grounded']} | "
         f"{summary['correct_x_grounded']['incorrect_ungrounded']} |",
         "",
-        f"Latency: p50 {_fmt(summary['latency_ms']['p50'])} ms, p95 {_fmt(summary['latency_ms']['p95'])} ms.",
+        f"Latency: p50 {fmt(summary['latency_ms']['p50'])} ms, p95 {fmt(summary['latency_ms']['p95'])} ms.",
     ]
     lines += _by_source_lines(summary.get("by_source") or {})
     return "\n".join(lines) + "\n"
@@ -65,11 +66,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
 def _by_source_lines(by_source: dict[str, dict[str, float]]) -> list[str]:
     if not by_source:
         return []
-    names = {
-        "source_indexed": "source article in the corpus",
-        "source_missing": "source article not in the corpus",
-        "source_unknown": "no source named",
-    }
+    names = {key: label for key, _, label in SOURCE_GROUPS}
     cols = [("refused", "false refusals") if m == "refused" else (m, m) for m in BY_SOURCE_METRICS]
     lines = [
         "",
@@ -79,7 +76,7 @@ def _by_source_lines(by_source: dict[str, dict[str, float]]) -> list[str]:
         "|---" * (len(cols) + 2) + "|",
     ]
     for key, row in by_source.items():
-        lines.append(f"| {names[key]} | {int(row['n'])} | " + " | ".join(_fmt(row.get(m)) for m, _ in cols) + " |")
+        lines.append(f"| {names[key]} | {int(row['n'])} | " + " | ".join(fmt(row.get(m)) for m, _ in cols) + " |")
     return lines
 
 

@@ -46,23 +46,29 @@ class RetrievalScores:
         return "| retriever | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|"
 
 
+def retrieval_hits(
+    ranked: Sequence[str], answers: Sequence[str], tokens: Callable[[str], list[int]]
+) -> dict[str, float]:
+    """One question's ``hit@k`` and ``within_B`` (1.0 or 0.0) for the ranked chunk texts."""
+    hits = {f"hit@{k}": float(answer_hit_at_k(ranked, answers, k)) for k in KS}
+    hits.update({f"within_{b}": float(answer_hit_within(ranked, answers, b, tokens)) for b in BUDGETS})
+    return hits
+
+
 def score(questions: Sequence[GoldQuestion], retrieve: Retrieve) -> RetrievalScores:
     """Run ``retrieve`` on every answerable question and score the ranked texts."""
     tokens = cl100k()
     answerable = [q for q in questions if q.answerable]
-    hits = {k: 0 for k in KS}
-    within = {b: 0 for b in BUDGETS}
-    for q in answerable:
-        ranked = list(retrieve(q.question))
-        for k in KS:
-            hits[k] += answer_hit_at_k(ranked, q.answers, k)
-        for b in BUDGETS:
-            within[b] += answer_hit_within(ranked, q.answers, b, tokens)
+    per_q = [retrieval_hits(list(retrieve(q.question)), q.answers, tokens) for q in answerable]
     n = len(answerable) or 1
+
+    def mean(key: str) -> float:
+        return sum(h[key] for h in per_q) / n
+
     return RetrievalScores(
         n=len(answerable),
-        hit_at={k: v / n for k, v in hits.items()},
-        hit_within={b: v / n for b, v in within.items()},
+        hit_at={k: mean(f"hit@{k}") for k in KS},
+        hit_within={b: mean(f"within_{b}") for b in BUDGETS},
     )
 
 

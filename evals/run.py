@@ -23,8 +23,6 @@ from typing import Any
 from evals.gold import GoldQuestion
 from evals.metrics import (
     Supports,
-    answer_hit_at_k,
-    answer_hit_within,
     bootstrap_ci,
     citation_scores,
     contains_answer,
@@ -34,9 +32,11 @@ from evals.metrics import (
     precision_recall,
     reciprocal_rank,
     token_f1,
+    url_key,
 )
-from evals.retrieval import BUDGETS, KS
+from evals.retrieval import BUDGETS, KS, retrieval_hits
 from index.chunk import cl100k
+from index.store import ChunkStore
 from rag.pipeline import Engine
 from rag.types import Answer, Filters
 from rag.verify import strip_as_of
@@ -67,7 +67,7 @@ def run(
 ) -> list[QuestionResult]:
     """Ask and score every question (``question_date`` is the reference date)."""
     tokens = cl100k()
-    indexed = {str(m.get("url")) for m in engine.store.first_chunks() if m.get("url")}
+    has_source = sources_indexed(questions, engine.store)
     out = []
     for q in questions:
         filters = Filters(reference_date=q.reference_date)
@@ -76,12 +76,26 @@ def run(
         seconds = time.perf_counter() - started
         ranked = engine.search(q.question, filters, k=RETRIEVAL_DEPTH)
         result = _score(q, answer, [p.text for p in ranked], [p.url for p in ranked], supports, tokens, seconds)
-        if q.answerable and q.gold_urls:
-            result.metrics["source_indexed"] = float(any(u in indexed for u in q.gold_urls))
+        if q.answerable and has_source[q.id] is not None:
+            result.metrics["source_indexed"] = float(has_source[q.id])
         out.append(result)
         if progress:
             progress(1)
     return out
+
+
+def sources_indexed(questions: Sequence[GoldQuestion], store: ChunkStore) -> dict[str, bool | None]:
+    """Per question id: is its source article (a gold URL) in the corpus? None when the gold names none."""
+    indexed = {url_key(str(m["url"])) for m in store.first_chunks() if m.get("url")}
+    return {q.id: any(url_key(u) in indexed for u in q.gold_urls) if q.gold_urls else None for q in questions}
+
+
+# The groups of answerable questions by source: summary key, sources_indexed value, label.
+SOURCE_GROUPS: tuple[tuple[str, bool | None, str], ...] = (
+    ("source_indexed", True, "source article in the corpus"),
+    ("source_missing", False, "source article not in the corpus"),
+    ("source_unknown", None, "no source named"),
+)
 
 
 def _score(
@@ -96,10 +110,7 @@ def _score(
     m: dict[str, float | None] = {}
     answers = list(q.answers)
     if q.answerable:
-        for k in KS:
-            m[f"hit@{k}"] = float(answer_hit_at_k(ranked, answers, k))
-        for b in BUDGETS:
-            m[f"within_{b}"] = float(answer_hit_within(ranked, answers, b, tokens))
+        m.update(retrieval_hits(ranked, answers, tokens))
         m["mrr"] = reciprocal_rank(ranked, answers)
         m["evidence_recall"] = evidence_recall(urls, q.gold_urls)
         text = "" if answer.refused else answer.text
@@ -117,9 +128,7 @@ def _score(
         m["citation_recall"] = cs.recall
         m["citation_precision"] = cs.precision
     if answer.sentences:
-        m["sentences_supported"] = len([v for v in answer.sentences if v.status != "unsupported"]) / len(
-            answer.sentences
-        )
+        m["sentences_supported"] = len(shown) / len(answer.sentences)
     m["refused"] = float(answer.refused)
     return QuestionResult(
         id=q.id,
@@ -200,8 +209,8 @@ def _by_source(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]
     answerable = [r for r in results if r.answerable]
     if all(r.metrics.get("source_indexed") is None for r in answerable):
         return out
-    for key, flag in (("source_indexed", 1.0), ("source_missing", 0.0), ("source_unknown", None)):
-        subset = [r for r in answerable if r.metrics.get("source_indexed") == flag]
+    for key, flag, _ in SOURCE_GROUPS:
+        subset = [r for r in answerable if r.metrics.get("source_indexed") == (None if flag is None else float(flag))]
         if not subset:
             continue
         row = {"n": float(len(subset))}

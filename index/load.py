@@ -13,6 +13,7 @@ same article replaces it instead of adding a copy.
 from __future__ import annotations
 
 import hashlib
+from importlib import resources
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -52,6 +53,11 @@ class Skipped:
 
 
 LoadItem = Document | InputError | Skipped
+
+
+def sample_dir() -> Path:
+    """The bundled sample corpus (one news article)."""
+    return Path(str(resources.files("index") / "sample"))
 
 
 def article_key(url: str | None, fallback: str) -> str:

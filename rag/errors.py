@@ -33,6 +33,10 @@ class BackendError(RagError):
     """A call to a backend (embedder, vector store, LLM) failed."""
 
 
+class QuestionError(RagError):
+    """The question cannot be asked as it stands (empty, too long)."""
+
+
 class IndexNotFound(RagError):
     """The requested corpus does not exist in the store."""
 

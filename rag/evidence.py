@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from index.sentences import sentence_spans
 from rag.condense import split_context
 from rag.types import Passage
-from rag.verify import stems, content_words
+from rag.verify import content_words, is_question, stems
 
 _MIN_WORDS = 4
 _MAX_WORDS = 90
@@ -85,13 +85,8 @@ def _ranked(question: str, passages: tuple[Passage, ...]) -> tuple[ScoredSentenc
     candidates: list[tuple[Passage, int, int, frozenset[str]]] = []
     for p in passages:
         for s, e in sentence_spans(p.text):
-            words = content_words(p.text[s:e])
-            n_words = len(p.text[s:e].split())
-            if n_words < _MIN_WORDS or n_words > _MAX_WORDS:
-                continue
-            if p.text[s:e].rstrip(" \"'\u201d\u2019)").endswith("?"):
-                continue  # an article's question (a headline, a quote) answers nothing
-            candidates.append((p, s, e, frozenset(stems(words))))
+            if _quotable(p.text[s:e]):
+                candidates.append((p, s, e, frozenset(stems(content_words(p.text[s:e])))))
     if not candidates:
         return ()
     df = Counter(t for *_, words in candidates for t in words & (q_stems | ctx_stems))
@@ -137,11 +132,15 @@ def answer_neighbour(question: str, best: ScoredSentence) -> ScoredSentence | No
             continue
         s, e = spans[i]
         text = best.passage.text[s:e]
-        if not _MIN_WORDS <= len(text.split()) <= _MAX_WORDS or text.rstrip(" \"'\u201d\u2019)").endswith("?"):
-            continue
-        if _holds_answer_type(question, text):
+        if _quotable(text) and _holds_answer_type(question, text):
             return ScoredSentence(best.passage, s, e, best.score, frozenset(stems(content_words(text))), best.rank)
     return None
+
+
+def _quotable(sentence: str) -> bool:
+    """A sentence an answer may quote: not a fragment, not a wall of text, and not a
+    question (an article's question, a headline or a quote, answers nothing)."""
+    return _MIN_WORDS <= len(sentence.split()) <= _MAX_WORDS and not is_question(sentence)
 
 
 def _asks_for_type(question: str) -> bool:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -22,7 +21,7 @@ from index.embed import make_embedder
 from index.store import ChunkStore
 from rag.bm25 import BM25Index
 from rag.condense import offline_condense
-from rag.errors import BackendError, RagError
+from rag.errors import BackendError, QuestionError
 from rag.evidence import evidence_strength, rank_sentences
 from rag.generators import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import REFUSAL
@@ -64,8 +63,22 @@ class Engine:
             mode=settings.retrieval_mode,
         )
 
+    def check_question(self, question: str) -> str:
+        """``question`` stripped, or :class:`QuestionError` if it is empty or too long; every entry
+        point (API, chat, /embed) gets the same check by asking through the engine."""
+        question = question.strip()
+        if not question:
+            raise QuestionError("The question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(f"The question is longer than {self.settings.max_question_chars} characters")
+        return question
+
     def search(self, question: str, filters: Filters | None = None, k: int | None = None) -> list[Passage]:
         """Retrieve and number passages for ``question``."""
+        return self._passages(self.check_question(question), filters, k)
+
+    def _passages(self, question: str, filters: Filters | None, k: int | None = None) -> list[Passage]:
+        # Unchecked: a condensed follow-up may outgrow the question limit its user kept to.
         hits = self.retriever.search(question, filters, k=k)
         return [Passage.from_node(i, hit) for i, hit in enumerate(hits, start=1)]
 
@@ -86,16 +99,14 @@ class Engine:
         The streamed text is the generator's draft; the final Answer's ``text``
         keeps only verified sentences, so a client replaces the draft with it.
         """
-        question = question.strip()
-        if not question:
-            raise RagError("Ask a question: the text is empty")
+        question = self.check_question(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         standalone = self._condense(question, history or ())
         timings["condense_ms"] = elapsed(t0)
 
         t = time.perf_counter()
-        passages = self.search(standalone, filters)
+        passages = self._passages(standalone, filters)
         timings["retrieve_ms"] = elapsed(t)
         name = self.generator.name
         if not passages:
@@ -131,8 +142,7 @@ class Engine:
         timings["verify_ms"] = elapsed(t)
         if checked is None or not checked.text:
             dropped = checked.sentences if checked is not None else ()
-            refusal = self._refusal(question, standalone, "refused", passages, name, timings, t0, dropped)
-            yield dataclasses.replace(refusal, draft=text)
+            yield self._refusal(question, standalone, "refused", passages, name, timings, t0, dropped, text)
             return
         timings["total_ms"] = elapsed(t0)
         yield Answer(
@@ -168,8 +178,9 @@ class Engine:
         timings: dict[str, float],
         t0: float,
         sentences: tuple[SentenceVerdict, ...] = (),
+        draft: str = "",
     ) -> Answer:
-        """The articles do not say; ``sentences`` are the generator's rejected ones, if any."""
+        """The articles do not say; ``sentences`` and ``draft``: what the generator wrote, if asked."""
         timings["total_ms"] = elapsed(t0)
         return Answer(
             question=question,
@@ -181,6 +192,7 @@ class Engine:
             passages=_closest_articles(passages, 3),
             generator=generator,
             timings=timings,
+            draft=draft,
         )
 
 

@@ -242,7 +242,7 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
         body, as_of = strip_as_of(claim)
         if len(content_words(body)) < _MIN_CLAIM_WORDS:
             continue  # filler ("Sure.", "Here is what I found:") makes no claim to check
-        if claim.rstrip(" \"'\u201d\u2019)").endswith("?"):
+        if is_question(claim):
             # A question asserts nothing; copied from a passage it would pass every check.
             verdicts.append(SentenceVerdict(claim, "unsupported", cited, (), "a question, not an answer"))
             continue
@@ -250,6 +250,11 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
     kept = [v for v in verdicts if v.status != "unsupported"]
     text = " ".join(with_markers(v.text, v.citations) for v in kept)
     return Verified(text=text, sentences=tuple(verdicts), citations=_citations(kept, by_n))
+
+
+def is_question(sentence: str) -> bool:
+    """Does the sentence end with a question mark (inside closing quotes or brackets too)?"""
+    return sentence.rstrip(" \"'\u201d\u2019)").endswith("?")
 
 
 def with_markers(sentence: str, citations: Sequence[int]) -> str:

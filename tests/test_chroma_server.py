@@ -22,7 +22,7 @@ from rag.pipeline import Engine
 from rag.settings import Settings, load_settings
 from tests.fakes import HashingEmbedder
 from tests.index.test_ingest import article, write_jsonl
-from tests.ui.test_api import _serve
+from tests.servers import serve
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +60,8 @@ def test_ingest_and_ask_through_the_server(tmp_path: Path, chroma_server: int, h
 
 def test_two_replicas_share_one_server(tmp_path: Path, chroma_server: int) -> None:
     env = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server)}
-    a, url_a = _serve(tmp_path / "replica-a", tmp_path / "a.log", env)
-    b, url_b = _serve(tmp_path / "replica-b", tmp_path / "b.log", env)
+    a, url_a = serve(tmp_path / "replica-a", tmp_path / "a.log", env)
+    b, url_b = serve(tmp_path / "replica-b", tmp_path / "b.log", env)
     try:
         story = {"id": "zep", "url": "https://z.example/zeppelin", "title": "Zeppelin museum",
                  "source": "z.example", "published": "2026-02-03",
@@ -89,7 +89,7 @@ def test_chroma_killed_and_restarted_mid_session(tmp_path: Path) -> None:
     port, data = free_port(), tmp_path / "server-data"
     chroma = start_chroma(data, port, tmp_path / "chroma.log")
     env = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port)}
-    app, url = _serve(tmp_path / "replica", tmp_path / "serve.log", env)
+    app, url = serve(tmp_path / "replica", tmp_path / "serve.log", env)
     stories = [{"id": f"s{i}", "url": f"https://z.example/{i}", "published": "2026-02-03",
                 "text": f"The harbour of Port {name} handled {n} ships on Monday, officials said."}
                for i, (name, n) in enumerate([("Alder", "1,200"), ("Birch", "640")])]

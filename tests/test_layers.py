@@ -11,11 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def _imports(package: str) -> set[tuple[str, str]]:
     found = set()
     for path in (ROOT / package).rglob("*.py"):
+        where = path.relative_to(ROOT).as_posix()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                found |= {(path.name, a.name) for a in node.names}
+                found |= {(where, a.name) for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add((path.name, node.module))
+                found.add((where, node.module))
     return found
 
 
@@ -32,5 +33,5 @@ def test_index_uses_only_rag_settings_and_errors() -> None:
 
 def test_only_one_module_imports_each_sdk() -> None:
     every = _imports("rag") | _imports("index") | _imports("ui") | _imports("evals")
-    assert {f for f, m in every if m.split(".")[0] == "chromadb"} == {"store.py"}
-    assert {f for f, m in every if m.split(".")[0] == "openai"} <= {"generators.py"}
+    assert {f for f, m in every if m.split(".")[0] == "chromadb"} == {"index/store.py"}
+    assert {f for f, m in every if m.split(".")[0] == "openai"} <= {"rag/generators.py"}

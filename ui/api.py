@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from rag.errors import (
     ConfigError,
     IndexNotFound,
     InputError,
+    QuestionError,
     RagError,
 )
 from index.ingest import IngestReport
@@ -49,6 +49,7 @@ log = logging.getLogger("rag.api")
 _STATUS = {
     ConfigError: 400,
     InputError: 400,
+    QuestionError: 422,
     IndexNotFound: 404,
     BackendUnavailable: 503,
     BackendError: 502,
@@ -154,21 +155,16 @@ class EmbedAskIn(BaseModel):
     turn: int = Field(0, ge=0, le=10_000)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool = True) -> FastAPI:
-    """The server for one settings object: API, /embed, and (``chat``) the Gradio chat at ``/``.
+def create_app(settings: Settings) -> FastAPI:
+    """The server for one settings object: API, /embed, and the Gradio chat at ``/``.
 
-    The engine is built on first use if not given.
+    Engines are built on first use.
     """
     app = FastAPI(title="newsrag", version="0.1.0", description=__doc__)
-    engines = Engines(settings, engine=engine)
+    engines = Engines(settings)
     auth = Auth(settings)
     limiter = RateLimiter(settings)
     feedback = FeedbackStore(settings.feedback_path)
-    auth.ui_users()  # a malformed user list fails at start, not at the first login
-
-    def get_engine() -> Engine:
-        return engines.get()
-
     def caller(request: Request, *, write: bool) -> Caller:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -237,18 +233,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"ok": False, "error": f"Invalid request: {problems}"}, status_code=422)
 
-    def check_question(question: str) -> str:
-        question = question.strip()
-        if not question:
-            raise HTTPException(422, "The question is empty")
-        if len(question) > settings.max_question_chars:
-            raise HTTPException(422, f"The question is longer than {settings.max_question_chars} characters")
-        return question
-
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         """Liveness and the corpus size (polled by load balancers: no metadata is read)."""
-        articles, chunks = get_engine().store.counts()
+        articles, chunks = engines.store().counts()
         return {"ok": True, "corpus": settings.corpus, "articles": articles, "chunks": chunks}
 
     def corpus_for(who: Caller, asked: str | None) -> str | None:
@@ -260,10 +248,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     def ask(body: AskIn, request: Request, who: Caller = Depends(limited)) -> Any:
         """A verified answer; ``stream`` (or ``Accept: text/event-stream``) sends server-sent events:
         ``delta`` events with draft text, then one ``answer`` event with the verified Answer."""
-        question = check_question(body.question)
+        engine = engines.get(corpus_for(who, body.corpus))
+        question = engine.check_question(body.question)  # before a stream starts: a 422, not an event
         history = [(t.question, t.answer) for t in body.history]
         filters = body.filters.to_filters()
-        engine = engines.get(corpus_for(who, body.corpus))
         if body.stream or "text/event-stream" in request.headers.get("accept", ""):
             return StreamingResponse(_sse(engine, question, history, filters), media_type="text/event-stream")
         answer = engine.ask(question, history, filters)
@@ -281,7 +269,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         who: Caller = Depends(limited),
     ) -> dict[str, Any]:
         """Passages for a query, best first."""
-        passages = engines.get(corpus_for(who, corpus)).search(check_question(q), Filters(date_from, date_to, tuple(source)), k=k)
+        passages = engines.get(corpus_for(who, corpus)).search(q, Filters(date_from, date_to, tuple(source)), k=k)
         return {"ok": True, "passages": [p.__dict__ for p in passages]}
 
     @app.get("/api/articles")
@@ -292,7 +280,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         who: Caller = Depends(reader),
     ) -> dict[str, Any]:
         """Stored articles (one row each) and corpus statistics."""
-        store = engines.get(corpus_for(who, corpus)).store
+        store = engines.store(corpus_for(who, corpus))
         firsts = store.first_chunks()
         rows = sorted(firsts, key=lambda m: (m.get("published", ""), m.get("url", "")), reverse=True)
         keep = ("article_id", "document_id", "url", "title", "source", "published", "n_chunks", "near_dup_of")
@@ -308,7 +296,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     @app.delete("/api/articles/{article_id}", dependencies=[Depends(writer)])
     def delete_article(article_id: str) -> dict[str, Any]:
         """Delete an article by its id (as given at ingest, or the stored key)."""
-        n_articles, n_chunks = get_engine().store.delete_article(article_id)
+        n_articles, n_chunks = engines.store().delete_article(article_id)
         if not n_articles:
             raise HTTPException(404, f"No article with id {article_id!r}")
         return {"ok": True, "articles": n_articles, "chunks": n_chunks}
@@ -316,17 +304,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     @app.post("/api/ingest", dependencies=[Depends(writer)])
     def ingest_json(body: IngestIn) -> dict[str, Any]:
         """Ingest articles posted as JSON (the JSONL schema, one object per article)."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "upload.jsonl"
-            path.write_text("".join(a.model_dump_json(exclude_none=True) + "\n" for a in body.articles))
-            return _report(engines.ingest([path]))
+        return _report(engines.ingest_records([a.model_dump(exclude_none=True) for a in body.articles]))
 
     @app.post("/api/ingest/file", dependencies=[Depends(writer)])
     def ingest_file(file: UploadFile = File(...)) -> dict[str, Any]:
         """Ingest one uploaded file (JSONL, .txt, .md, .html or .pdf)."""
         name = Path(file.filename or "upload.txt").name
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
+        with engines.upload_dir() as staging:
+            path = staging / name
             path.write_bytes(file.file.read())
             return _report(engines.ingest([path]))
 
@@ -337,12 +322,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
         turns = [m for m in body.messages if m.role in ("user", "assistant")]
         if not turns or turns[-1].role != "user":
             raise HTTPException(422, "The last message must be the user's question")
-        question = check_question(turns[-1].text())
+        engine = engines.get(corpus_for(who, None))
+        question = engine.check_question(turns[-1].text())
         history: list[tuple[str, str]] = []
         for i in range(len(turns) - 1):
             if turns[i].role == "user" and turns[i + 1].role == "assistant":
                 history.append((turns[i].text(), turns[i + 1].text()))
-        engine = engines.get(corpus_for(who, None))
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
             return StreamingResponse(_openai_sse(engine, question, history, body.model, cid, created),
@@ -388,7 +373,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
     @app.post("/embed/ask", include_in_schema=False)
     def embed_ask(body: EmbedAskIn, who: Caller = Depends(limited)) -> StreamingResponse:
         """The /embed page's question: events as /api/ask, the final one rendered to HTML."""
-        question = check_question(body.question)
+        engine = engines.get(who.corpus)
+        question = engine.check_question(body.question)
         history = [(t.question, t.answer) for t in body.history]
 
         def final(answer: Answer) -> dict[str, Any]:
@@ -399,12 +385,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, chat: bool =
                              "generator": answer.generator, "sources": answer.sources},
             }
 
-        engine = engines.get(who.corpus)
         return StreamingResponse(_sse(engine, question, history, Filters(), final, "embed"),
                                  media_type="text/event-stream")
 
-    if chat:
-        _mount_chat(app, settings, engines, auth, limiter, feedback)
+    _mount_chat(app, settings, engines, auth, limiter, feedback)
     return app
 
 
@@ -431,7 +415,8 @@ def _mount_chat(
         def chat_off() -> HTMLResponse:
             return HTMLResponse(message, 403)
         return
-    demo = build_chat(settings, engines, feedback, limiter, upload=settings.ui_upload and (auth.open or bool(users)))
+    # Reached only when the API is open or the chat has a login: upload goes to those users.
+    demo = build_chat(settings, engines, feedback, limiter, upload=settings.ui_upload)
     demo.queue(default_concurrency_limit=4)
     gr.mount_gradio_app(
         app, demo, path="/", auth=users or None, head=head(), css=_CHAT_CSS, show_error=False,

@@ -9,18 +9,17 @@ unexpected exception is logged and the user sees one sentence, never a traceback
 from __future__ import annotations
 
 import html
-import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from evals.gold import load_gold, sample_gold
+from index.load import sample_dir
 from rag.errors import InputError, RagError
 from rag.settings import Settings
 from rag.types import Answer, Filters
@@ -43,7 +42,11 @@ def build_chat(
     upload: bool,
 ) -> gr.Blocks:
     """The chat as Gradio Blocks, to be mounted on the API app."""
-    info_text, outlets = _corpus_view(engines, settings.corpus)
+    try:
+        firsts: list[dict[str, Any]] | None = engines.store().first_chunks()  # read once at start
+    except RagError:
+        firsts = None
+    info_text, outlets = _corpus_view(engines, settings.corpus, firsts)
     with gr.Blocks(title="News answers with citations", fill_width=True) as demo:
         answers = gr.State([])  # one entry per assistant message: Answer, or None for an error
         rated = gr.State({})  # assistant-message number -> feedback row id
@@ -70,7 +73,7 @@ def build_chat(
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask")
                     new = gr.Button("New chat", scale=1, min_width=80, elem_id="rag-new")
-                examples = _examples(engines, settings)
+                examples = _examples(settings, firsts or [])
                 if examples:
                     gr.Examples(examples, inputs=question, label="Examples")
                 with gr.Row():
@@ -230,11 +233,14 @@ def _corpora(engines: Engines) -> list[str]:
         return [engines.settings.corpus]
 
 
-def _corpus_view(engines: Engines, corpus: str) -> tuple[str, list[str]]:
-    """The info line (size, dates, generator) and the outlets of ``corpus``, from one stats read."""
+def _corpus_view(
+    engines: Engines, corpus: str, firsts: list[dict[str, Any]] | None = None
+) -> tuple[str, list[str]]:
+    """The info line (size, dates, generator) and the outlets of ``corpus``, from one stats read
+    (``firsts``: its chunk-0 rows, when already read)."""
     settings = engines.settings_for(corpus)
     try:
-        st = engines.store(corpus).stats()
+        st = engines.store(corpus).stats(firsts)
         size = f"{st.articles:,} article{'s' if st.articles != 1 else ''}"
         if st.first_published:
             size += f", {st.first_published} to {st.last_published}"
@@ -247,19 +253,14 @@ def _corpus_view(engines: Engines, corpus: str) -> tuple[str, list[str]]:
     return f"Corpus **{corpus}** ({size}) · answers by **{generator}**", outlets
 
 
-def _examples(engines: Engines, settings: Settings) -> list[str]:
+def _examples(settings: Settings, firsts: list[dict[str, Any]]) -> list[str]:
     """The configured examples; else the bundled sample's questions when it is loaded; else newest titles."""
     if settings.ui_examples:
         return list(settings.ui_examples)
-    try:
-        firsts = engines.store().first_chunks()
-    except RagError:
-        return []
-    if any(Path(str(m.get("path", ""))).name == "seed-article-balochistan.txt" for m in firsts):
-        gold = resources.files("evals") / "sample_gold.jsonl"
-        rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return [r["question"] for r in rows if r.get("answerable", True)][:3] + [
-            r["question"] for r in rows if not r.get("answerable", True)][:1]
+    bundled = {p.name for p in sample_dir().iterdir()}
+    if any(Path(str(m.get("path", ""))).name in bundled for m in firsts):
+        gold = load_gold(sample_gold())
+        return [q.question for q in gold if q.answerable][:3] + [q.question for q in gold if not q.answerable][:1]
     newest = sorted(firsts, key=lambda m: str(m.get("published", "")), reverse=True)
     return [f"What is the latest on: {m['title'].rstrip('…')}?" for m in newest[:3] if m.get("title")]
 
@@ -268,14 +269,13 @@ def _ingest(engines: Engines, settings: Settings, paths: list[str], corpus: str,
     if not paths:
         return "Choose files first."
     limit = settings.max_request_mb * 1024 * 1024
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = []
-        for p in map(Path, paths):
-            if p.suffix.lower() not in UPLOAD_TYPES:
-                raise InputError(p.name, f"unsupported type {p.suffix or '(none)'}: use {', '.join(UPLOAD_TYPES)}")
-            if p.stat().st_size > limit:
-                raise InputError(p.name, f"larger than {settings.max_request_mb:g} MB")
-            staged.append(Path(shutil.copy(p, Path(tmp) / p.name)))
+    for p in map(Path, paths):
+        if p.suffix.lower() not in UPLOAD_TYPES:
+            raise InputError(p.name, f"unsupported type {p.suffix or '(none)'}: use {', '.join(UPLOAD_TYPES)}")
+        if p.stat().st_size > limit:
+            raise InputError(p.name, f"larger than {settings.max_request_mb:g} MB")
+    with engines.upload_dir(corpus) as staging:
+        staged = [Path(shutil.copy(p, staging / p.name)) for p in map(Path, paths)]
         progress(0, desc="Reading files")
         report = engines.ingest(staged, corpus, lambda done, total: progress(done / max(total, 1), desc="Embedding"))
     note = (f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} article(s); "

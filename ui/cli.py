@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,6 @@ import click
 
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
-
-
-def sample_dir() -> Path:
-    """The bundled sample corpus (one news article)."""
-    return Path(str(resources.files("index") / "sample"))
 
 
 class _Group(click.Group):
@@ -72,6 +66,7 @@ def ingest(
     is 1 if any file or record could not be ingested (the rest is stored).
     """
     from index.ingest import ingest as run_ingest
+    from index.load import sample_dir
 
     settings = _settings(ctx, skip_near_duplicates=skip_near_duplicates)
     targets = list(paths) + ([sample_dir()] if sample else [])
@@ -160,15 +155,10 @@ def delete(ctx: click.Context, ids: tuple[str, ...], urls: tuple[str, ...], sour
     if not (ids or urls or sources):
         raise click.UsageError("Say what to delete: --id, --url or --source")
     store = ChunkStore(_settings(ctx))
-    total_articles = total_chunks = 0
-    filters: list[dict[str, Any]] = []
-    filters += [{"$or": [{"article_id": value}, {"document_id": value}]} for value in ids]
-    filters += [{"url": u} for u in urls]
-    filters += [{"source": s} for s in sources]
-    for where in filters:
-        a, c = store.delete_articles(where)
-        total_articles += a
-        total_chunks += c
+    counts = [store.delete_article(value) for value in ids]
+    counts += [store.delete_articles({"url": u}) for u in urls]
+    counts += [store.delete_articles({"source": s}) for s in sources]
+    total_articles, total_chunks = sum(a for a, _ in counts), sum(c for _, c in counts)
     click.echo(f"Deleted {total_articles} articles ({total_chunks} chunks).")
     if total_articles == 0:
         sys.exit(1)
@@ -276,13 +266,13 @@ def eval_command(
     """Score answers against a gold set; exit 1 on a significant regression."""
 
     from evals import gate, report
-    from evals.gold import load_gold
+    from evals.gold import load_gold, sample_gold
     from evals.judge import make_judge
     from evals.run import run, summarize
     from rag.pipeline import Engine
 
     settings = _settings(ctx, generator=generator, corpus=corpus)
-    gold_path = gold or Path(str(resources.files("evals") / "sample_gold.jsonl"))
+    gold_path = gold or sample_gold()
     questions = load_gold(gold_path)[:limit]
     engine = Engine(settings)
     supports = make_judge(judge, settings)

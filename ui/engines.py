@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import ValidationError
@@ -29,13 +31,14 @@ log = logging.getLogger("rag.api")
 class Engines:
     """Engines and stores by corpus name, from one settings object."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
-        """``engine``, if given, serves the settings' own corpus (tests)."""
+    def __init__(self, settings: Settings) -> None:
+        """Nothing is built before it is used."""
         self.settings = settings
-        self._engines: dict[str, Engine] = {settings.corpus: engine} if engine else {}
-        self._embedder: BaseEmbedding | None = engine.embedder if engine else None
-        self._stores: dict[str, ChunkStore] = {settings.corpus: engine.store} if engine else {}
+        self._engines: dict[str, Engine] = {}
+        self._embedder: BaseEmbedding | None = None
+        self._stores: dict[str, ChunkStore] = {}
         self._lock = threading.Lock()
+        self._upload_lock = threading.Lock()
 
     def settings_for(self, corpus: str | None) -> Settings:
         """The settings with ``corpus`` as the corpus (validated like any setting)."""
@@ -59,12 +62,10 @@ class Engines:
         engine = self._engines.get(settings.corpus)  # the common case, without waiting on a build
         if engine is not None:
             return engine
-        embedder = self.embedder()
+        embedder, store = self.embedder(), self.store(corpus)  # each takes the lock itself
         with self._lock:
             if settings.corpus not in self._engines:
-                self._engines[settings.corpus] = Engine(
-                    settings, embedder=embedder, store=self._stores.get(settings.corpus)
-                )
+                self._engines[settings.corpus] = Engine(settings, embedder=embedder, store=store)
             return self._engines[settings.corpus]
 
     def store(self, corpus: str | None = None) -> ChunkStore:
@@ -97,6 +98,33 @@ class Engines:
 
         return ingest(paths, settings, store=self.store(corpus), embedder=self.embedder(),
                       progress=callback if progress is not None else None)
+
+    @contextmanager
+    def upload_dir(self, corpus: str | None = None) -> Iterator[Path]:
+        """Where uploaded files wait for :meth:`ingest`; emptied afterwards.
+
+        The same directory for every upload to a corpus: an article without a URL is
+        keyed by the path of its file, so uploading it again finds it unchanged, as
+        ingesting the same file again does. One upload at a time per server.
+        """
+        settings = self.settings_for(corpus)
+        path = settings.data_dir / "uploads" / settings.corpus
+        with self._upload_lock:
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                yield path
+            finally:
+                for staged in path.iterdir():
+                    staged.unlink(missing_ok=True)
+
+    def ingest_records(self, articles: Sequence[Mapping[str, Any]], corpus: str | None = None) -> IngestReport:
+        """Ingest articles given as records of the standard JSONL fields (text, url, title, ...)."""
+        with self.upload_dir(corpus) as staging:
+            path = staging / "records.jsonl"
+            path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+            # The records use the standard names: the mapping for the user's own files does not apply.
+            plain = self.settings_for(corpus).model_copy(update={"jsonl_fields": {}})
+            return ingest([path], plain, store=self.store(corpus), embedder=self.embedder())
 
 
 def log_answer(answer: Answer, channel: str) -> None:

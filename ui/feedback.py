@@ -57,14 +57,13 @@ class FeedbackStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
+            # WAL (kept by the file) lets the server write while `rag feedback` reads.
+            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        # A connection per call: sqlite3 connections must not cross threads, and
-        # WAL lets the server write while `rag feedback` reads.
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        # A connection per call: sqlite3 connections must not cross threads.
+        return sqlite3.connect(self.path, timeout=10)
 
     def record(
         self,
@@ -104,15 +103,15 @@ class FeedbackStore:
             )
             return int(cur.lastrowid or 0)
 
-    def list(self, limit: int = 50, rating: int | None = None) -> list[Feedback]:
-        """The newest feedback first, optionally only one rating."""
+    def list(self, limit: int | None = 50, rating: int | None = None) -> list[Feedback]:
+        """The newest feedback first (``limit`` None: all), optionally only one rating."""
         query = "SELECT * FROM feedback"
         args: list[Any] = []
         if rating is not None:
             query += " WHERE rating = ?"
             args.append(rating)
         query += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
+        args.append(-1 if limit is None else limit)  # SQLite: a negative limit is none
         with closing(self._connect()) as db:
             rows = db.execute(query, args).fetchall()
         return [Feedback(*row[:7], json.loads(row[7]), row[8], row[9]) for row in rows]  # type: ignore[arg-type]
@@ -127,13 +126,11 @@ class FeedbackStore:
         """
         count = 0
         with path.open("w", encoding="utf-8") as out:
-            for fb in reversed(self.list(limit=1_000_000)):
-                if fb.rating == 1 and fb.status == "answered":
-                    record = {"answer": _MARKER.sub("", fb.answer).strip(), "answerable": True}
-                elif fb.rating == 1 and fb.status != "answered":
-                    record = {"answer": "(refusal)", "answerable": False}
+            for fb in reversed(self.list(limit=None, rating=1)):
+                if fb.status == "answered":
+                    record: dict[str, Any] = {"answer": _MARKER.sub("", fb.answer).strip(), "answerable": True}
                 else:
-                    continue
+                    record = {"answerable": False}  # a gold set's unanswerable questions need no answer
                 record = {"id": f"feedback-{fb.id}", "question": fb.question, **record,
                           "gold_urls": fb.sources, "question_date": time.strftime("%Y-%m-%d", time.gmtime(fb.created)),
                           "comment": fb.comment, "corpus": fb.corpus}

@@ -83,7 +83,7 @@ def test_txt_headers(tmp_path: Path) -> None:
 
 
 def test_bundled_sample_loads() -> None:
-    from ui.cli import sample_dir
+    from index.load import sample_dir
 
     (doc,) = _load([sample_dir()])
     assert doc.metadata["published"] == "2026-02-04"

@@ -5,29 +5,11 @@ hand-written paraphrases and subtle errors."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
-from rag.verify import LexicalJudge
+from evals.judge import OfflineJudge, agreement
 
 FIXTURE = Path(__file__).resolve().parents[2] / "evals" / "verifier_pairs.jsonl"
-
-
-def score() -> tuple[float, float, dict[str, str]]:
-    pairs = [json.loads(line) for line in FIXTURE.open()]
-    judge = LexicalJudge()
-    tp = fp = fn = 0
-    per_kind: Counter[tuple[str, bool]] = Counter()
-    totals: Counter[str] = Counter()
-    for p in pairs:
-        got = judge.judge(p["claim"], p["passage"]).supported
-        totals[p["kind"]] += 1
-        per_kind[(p["kind"], got == p["supported"])] += 1
-        tp += got and p["supported"]
-        fp += got and not p["supported"]
-        fn += (not got) and p["supported"]
-    kinds = {k: f"{per_kind[(k, True)]}/{n}" for k, n in totals.items()}
-    return tp / (tp + fp), tp / (tp + fn), kinds
 
 
 def test_fixture_is_balanced_and_large_enough() -> None:
@@ -37,7 +19,8 @@ def test_fixture_is_balanced_and_large_enough() -> None:
 
 
 def test_offline_judge_precision_and_recall(capsys) -> None:  # type: ignore[no-untyped-def]
-    precision, recall, kinds = score()
+    fit = agreement(OfflineJudge(), FIXTURE)
+    precision, recall, kinds = fit["precision"], fit["recall"], fit["per_kind"]
     with capsys.disabled():
         print(f"\nLexicalJudge on {FIXTURE.name}: precision {precision:.3f}, recall {recall:.3f}; "
               f"correct per kind {kinds}")

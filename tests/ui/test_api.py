@@ -4,9 +4,7 @@ real Chroma store), with httpx and with the OpenAI SDK as a portal would use it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,44 +13,23 @@ import httpx
 import openai
 import pytest
 
-from evals.bench_server import free_port
+from tests.servers import rag_cli, serve
 
 pytestmark = pytest.mark.slow
 READ_KEY, WRITE_KEY = "read-key-5f2c", "write-key-9a1e"
 EMBED_SECRET = "embed-secret-0123456789"
 
 
-def _cli(data: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[bytes]:
-    base = [sys.executable, "-m", "ui.cli", "--data-dir", str(data), "--corpus", "apitest"]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"HF_HUB_OFFLINE": "1"} | (env or {})
-    return subprocess.Popen(base + list(args), env=full_env, **kw)  # type: ignore[call-overload]
-
-
-def _serve(data: Path, log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = _cli(data, "serve", "--port", str(port), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise RuntimeError("server did not start")
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("api")
-    assert _cli(d, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
+    assert rag_cli(d, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
     return d
 
 
 @pytest.fixture(scope="module")
 def server(data: Path) -> Iterator[str]:
-    proc, url = _serve(data, data / "open.log")
+    proc, url = serve(data, data / "open.log")
     try:
         yield url
     finally:
@@ -136,7 +113,7 @@ def test_openai_sdk_against_our_chat_endpoint(server: str) -> None:
 def test_api_keys_and_scopes(data: Path) -> None:
     env = {"RAG_API_KEYS": READ_KEY, "RAG_API_WRITE_KEYS": WRITE_KEY, "RAG_EMBED_SECRET": EMBED_SECRET}
     log = data / "auth.log"
-    proc, url = _serve(data, log, env)
+    proc, url = serve(data, log, env)
     try:
         q = {"question": "Who is Pakistan's defence minister?"}
         assert httpx.post(f"{url}/api/ask", json=q, timeout=60).status_code == 401
@@ -194,7 +171,7 @@ def test_api_keys_and_scopes(data: Path) -> None:
 def test_limits_cors_frames_and_feedback(data: Path) -> None:
     env = {"RAG_RATE_LIMIT": "3/minute", "RAG_CORS_ORIGINS": '["https://portal.example"]',
            "RAG_FRAME_ANCESTORS": '["https://portal.example"]', "RAG_FEEDBACK_DB": str(data / "fb.sqlite")}
-    proc, url = _serve(data, data / "limits.log", env)
+    proc, url = serve(data, data / "limits.log", env)
     try:
         q = {"question": "Who is Pakistan's defence minister?"}
         codes = [httpx.post(f"{url}/api/ask", json=q, timeout=60).status_code for _ in range(4)]
@@ -221,7 +198,7 @@ def test_limits_cors_frames_and_feedback(data: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    listed = _cli(data, "feedback", "--json", env={"RAG_FEEDBACK_DB": str(data / "fb.sqlite")},
+    listed = rag_cli(data, "feedback", "--json", env={"RAG_FEEDBACK_DB": str(data / "fb.sqlite")},
                   stdout=subprocess.PIPE)
     out, _ = listed.communicate(timeout=60)
     rows = json.loads(out)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from evals.bench_server import free_port
-from tests.ui.test_api import _cli, _serve
+from tests.servers import rag_cli, serve
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -58,9 +58,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, portal: str) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("browser")
-    assert _cli(data, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
+    assert rag_cli(data, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
     env = {"RAG_FRAME_ANCESTORS": json.dumps([portal]), "RAG_FEEDBACK_DB": str(data / "fb.sqlite")}
-    proc, url = _serve(data, data / "serve.log", env)
+    proc, url = serve(data, data / "serve.log", env)
     try:
         yield url, data
     finally:
@@ -117,7 +117,7 @@ def test_chat_streams_cites_and_highlights(app: tuple[str, Path], browser: objec
     # A thumbs-up is stored and listed by `rag feedback`.
     page.locator("#rag-chat button[aria-label='Like']").last.click()
     page.get_by_text("Thanks: feedback saved.").wait_for(timeout=30_000)
-    listed = _cli(data, "feedback", "--json", env={"RAG_FEEDBACK_DB": str(data / "fb.sqlite")},
+    listed = rag_cli(data, "feedback", "--json", env={"RAG_FEEDBACK_DB": str(data / "fb.sqlite")},
                   stdout=subprocess.PIPE).communicate(timeout=60)[0]
     assert json.loads(listed)[0]["rating"] == 1
 
@@ -161,10 +161,7 @@ def test_upload_makes_an_article_searchable(app: tuple[str, Path], browser: obje
 
 def test_embed_in_an_iframe_on_another_origin(app: tuple[str, Path], browser: object, portal: str) -> None:
     url, _ = app
-    (ARTIFACTS / "portal" / "index.html").write_text(
-        "<!doctype html><title>Portal</title><body style='font-family:sans-serif;background:#eef'>"
-        f"<h2>Intranet portal</h2><iframe id='rag' src='{url}/embed' "
-        "style='width:1100px;height:600px;border:1px solid #888;background:#fff'></iframe></body>")
+    _portal_page(url)
     page = browser.new_page(viewport={"width": 1200, "height": 760})  # type: ignore[attr-defined]
     page.goto(f"{portal}/index.html")
     frame = page.frame_locator("#rag")
@@ -183,20 +180,36 @@ def test_embed_in_an_iframe_on_another_origin(app: tuple[str, Path], browser: ob
 def test_embed_refused_by_origins_not_allowed(app: tuple[str, Path], browser: object, portal: str) -> None:
     """frame-ancestors is enforced by the browser: a page on an origin not in the list gets no chat."""
     url, _ = app
+    _portal_page(url)
     other = portal.replace("localhost", "127.0.0.1")  # same server, origin not in frame_ancestors
     page = browser.new_page()  # type: ignore[attr-defined]
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
     page.goto(f"{other}/index.html")
-    page.wait_for_timeout(2000)
+    # The browser says why it shows nothing: the frame-ancestors directive.
+    for _ in range(50):
+        if any("frame-ancestors" in text for text in said):
+            break
+        page.wait_for_timeout(200)
+    assert any("frame-ancestors" in text for text in said), said
     frame = next(f for f in page.frames if f is not page.main_frame)
     assert frame.locator("#question").count() == 0
     page.close()
+
+
+def _portal_page(url: str) -> None:
+    """The portal's page: /embed of the server at ``url`` in an iframe."""
+    (ARTIFACTS / "portal" / "index.html").write_text(
+        "<!doctype html><title>Portal</title><body style='font-family:sans-serif;background:#eef'>"
+        f"<h2>Intranet portal</h2><iframe id='rag' src='{url}/embed' "
+        "style='width:1100px;height:600px;border:1px solid #888;background:#fff'></iframe></body>")
 
 
 def test_chat_login_when_keys_are_set(app: tuple[str, Path], browser: object) -> None:
     """With API keys configured the chat needs a login (chat users from the environment)."""
     _, data = app
     env = {"RAG_API_KEYS": "k-read-0a1b", "RAG_UI_USERS": "ana:pw-4d5e6f"}
-    proc, url = _serve(data, data / "login.log", env)
+    proc, url = serve(data, data / "login.log", env)
     page = browser.new_page(viewport={"width": 1200, "height": 800})  # type: ignore[attr-defined]
     try:
         page.goto(url)

@@ -1,5 +1,6 @@
 """Answer-engine figures on a gold set: retrieval per mode, extractive answer
-quality, verification, refusals, latency, and the refusal-threshold sweep.
+quality, verification, refusals, latency, and the answerability-threshold sweep
+by question group (answer in its own article, coincidental, unanswerable, near miss).
 
 Usage::
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from evals.gold import load_gold
 from evals.metrics import contains_answer, percentile
 from evals.retrieval import RetrievalScores, score
-from evals.run import SOURCE_GROUPS, sources_indexed
+from evals.run import ANSWERABILITY_GROUPS, SOURCE_GROUPS, answerability_group, sources_indexed
 from rag.pipeline import Engine
 from rag.retrieve import Mode
 from rag.settings import load_settings
@@ -64,18 +65,22 @@ def main(argv: list[str] | None = None) -> None:
             n = sum(q.answerable for q in subset)
             print(score(subset, dated_hybrid).row(f"hybrid + reference date, {label} ({n} q)"))
 
-    # Ask every question once with no refusal threshold, to see the evidence
-    # scores of both kinds of question; the threshold is then applied offline.
-    open_engine = Engine(settings.model_copy(update={"refusal_threshold": 0.0}), store=engine.store,
+    # Ask every question once with no answerability threshold, keeping the reader's
+    # answerability, so that the threshold can be swept offline.
+    open_engine = Engine(settings.model_copy(update={"answerable_threshold": 0.0}), store=engine.store,
                          embedder=engine.embedder)
     rows = []
     latencies = []
     for q in gold:
+        filters = Filters(reference_date=q.reference_date)
         started = time.perf_counter()
-        ans = open_engine.ask(q.question, filters=Filters(reference_date=q.reference_date))
+        ans = open_engine.ask(q.question, filters=filters)
         latencies.append((time.perf_counter() - started) * 1000)
+        passages = open_engine.search(q.question, filters)
+        read = open_engine.reader.read(q.question, passages, q.reference_date)
+        held = q.answerable and any(contains_answer(p.text, a) for p in passages for a in q.answers)
         shown = [v for v in ans.sentences if v.status != "unsupported"]
-        rows.append((q, ans, float(ans.timings.get("evidence", 0.0)), len(shown), len(ans.sentences)))
+        rows.append((q, ans, read.answerability, len(shown), len(ans.sentences), held))
 
     def refused(r: tuple, threshold: float) -> bool:
         return r[1].refused or r[2] < threshold
@@ -83,38 +88,31 @@ def main(argv: list[str] | None = None) -> None:
     def correct(r: tuple, threshold: float) -> bool:
         return not refused(r, threshold) and any(contains_answer(r[1].text, a) for a in r[0].answers)
 
-    def share(flags: list[bool]) -> float:
-        return sum(flags) / max(1, len(flags))
+    def share(flags: list[bool]) -> str:
+        return f"{sum(flags) / max(1, len(flags)):.3f}" if flags else "n/a"
 
-    def at(threshold: float) -> dict[str, float]:
-        answerable = [r for r in rows if r[0].answerable]
-        indexed_rows = [r for r in answerable if has_source[r[0].id]]
-        return {
-            "contains_gold": share([correct(r, threshold) for r in answerable]),
-            "refusal_recall": share([refused(r, threshold) for r in rows if not r[0].answerable]),
-            "false_refusals": share([refused(r, threshold) for r in answerable]),
-            "false_refusals_indexed": share([refused(r, threshold) for r in indexed_rows]),
-        }
-
-    print("\nrefusal threshold sweep (evidence score = share of the question's key words in one sentence):")
-    print("| threshold | answer contains gold | refusal recall | false refusals | false refusals, source article "
-          "in the corpus |\n|---|---|---|---|---|")
-    for t in (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8):
-        m = at(t)
-        print(f"| {t:.2f} | {m['contains_gold']:.3f} | {m['refusal_recall']:.3f} | {m['false_refusals']:.3f} "
-              f"| {m['false_refusals_indexed']:.3f} |")
-    threshold = settings.refusal_threshold
-    m = at(threshold)
+    groups = {key: [r for r in rows if answerability_group(r[0]) == key] for key, _ in ANSWERABILITY_GROUPS}
+    headline = groups["own_source"] or groups["answerable"]
+    print("\nanswerability threshold sweep (headline: answer in the question's own article; refusals of "
+          "unanswerable and near-miss questions):")
+    print("| threshold | passages hold the answer | answer shown holds it | false refusals | refused with the "
+          "answer retrieved | unanswerable refused | near misses refused |\n|---|---|---|---|---|---|---|")
+    for t in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        print(f"| {t:.2f} | {share([r[5] for r in headline])} | {share([correct(r, t) for r in headline])} "
+              f"| {share([refused(r, t) for r in headline])} | {share([refused(r, t) and r[5] for r in headline])} "
+              f"| {share([refused(r, t) for r in groups['unanswerable']])} "
+              f"| {share([refused(r, t) for r in groups['near_miss']])} |")
+    threshold = settings.answerable_threshold
     kept = [r for r in rows if not refused(r, threshold)]
-    print(f"\nat the configured threshold {threshold}: answer contains gold "
-          f"{m['contains_gold']:.3f}, refusal recall {m['refusal_recall']:.3f}, false refusals "
-          f"{m['false_refusals']:.3f}, sentences verified {sum(r[3] for r in kept)}/{sum(r[4] for r in kept)}")
-    for _, flag, label in SOURCE_GROUPS:
-        subset = [r for r in rows if r[0].answerable and has_source[r[0].id] is flag]
-        if subset:
-            print(f"answerable questions, {label} ({len(subset)}): answer contains gold "
-                  f"{share([correct(r, threshold) for r in subset]):.3f}, false refusals "
-                  f"{share([refused(r, threshold) for r in subset]):.3f}")
+    print(f"\nat the configured threshold {threshold}: sentences verified {sum(r[3] for r in kept)}/"
+          f"{sum(r[4] for r in kept)}")
+    for key, label in ANSWERABILITY_GROUPS:
+        subset = groups[key]
+        if subset and subset[0][0].answerable:
+            print(f"{label} ({len(subset)}): answer contains gold {share([correct(r, threshold) for r in subset])}, "
+                  f"refused {share([refused(r, threshold) for r in subset])}")
+        elif subset:
+            print(f"{label} ({len(subset)}): refused {share([refused(r, threshold) for r in subset])}")
     print(f"warm ask latency: p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms "
           f"over {len(latencies)} questions")
 

@@ -23,6 +23,11 @@ class GoldQuestion:
     evidence: str = ""
     gold_urls: tuple[str, ...] = field(default_factory=tuple)
     question_date: str | None = None
+    answer_in_source: bool | None = None
+    """True when the answer stands in one of the question's own articles; False when it is
+    answerable by coincidence only (the answer string stands in some unrelated article)."""
+    kind: str = ""
+    """A fixture's label for the question ("near_miss", "twin"), if any."""
 
     @property
     def answers(self) -> tuple[str, ...]:
@@ -88,6 +93,8 @@ def _record(line: str) -> GoldQuestion:
             raise ValueError(f"field '{key}' must be a non-empty string")
     if not isinstance(rec.get("answer") or "", str):
         raise ValueError("field 'answer' must be a string")
+    if rec.get("answer_in_source") is not None and not isinstance(rec["answer_in_source"], bool):
+        raise ValueError("field 'answer_in_source' must be true or false")
     for key in ("aliases", "gold_urls"):
         value = rec.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -111,4 +118,6 @@ def _record(line: str) -> GoldQuestion:
         evidence=rec.get("evidence") or "",
         gold_urls=tuple(rec.get("gold_urls") or ()),
         question_date=qdate,
+        answer_in_source=rec.get("answer_in_source"),
+        kind=str(rec.get("kind") or ""),
     )

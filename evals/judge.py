@@ -1,9 +1,10 @@
 """Support judges for groundedness metrics: does a passage support a claim?
 
-``offline`` (default) is the answer engine's deterministic lexical judge, so
-runs are identical and free; note that it is the same check the engine's
-verifier applies, so it measures what survived verification, not an
-independent opinion. ``llm`` asks any OpenAI-compatible endpoint; its verdicts
+``verifier`` (default) is the answer engine's own deterministic judge, so runs
+are identical and free; being the same check the engine's verifier applies, it
+measures what survived verification, not an independent opinion.
+``independent`` is the other offline judge (``lexical`` when the engine runs
+``relations``, and the reverse), and the report says which judge checked. ``llm`` asks any OpenAI-compatible endpoint; its verdicts
 are cached on disk by a hash of (model, claim, passage), so a rerun is
 identical and makes no calls.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
-from rag.verify import LexicalJudge
+from rag.verify import make_judge as engine_judge
 
 PROMPT = """Passage:
 \"\"\"{passage}\"\"\"
@@ -31,13 +32,12 @@ Does the passage, on its own, support every part of the claim? Answer with one w
 
 
 class OfflineJudge:
-    """The engine's lexical judge as a yes/no function."""
+    """One of the engine's offline support judges as a yes/no function."""
 
-    name = "offline"
-
-    def __init__(self) -> None:
-        """No state beyond the judge's thresholds."""
-        self._judge = LexicalJudge()
+    def __init__(self, verifier: str = "lexical") -> None:
+        """``verifier``: 'lexical' (words) or 'relations' (words, then a dependency parse)."""
+        self.name = verifier
+        self._judge = engine_judge(verifier)
 
     def __call__(self, claim: str, passage: str) -> bool:
         """True if ``passage`` supports ``claim``."""
@@ -96,13 +96,32 @@ class LLMJudge:
         return verdict
 
 
+JUDGES = ("verifier", "independent", "lexical", "relations", "llm")
+
+
 def make_judge(name: str, settings: Settings) -> OfflineJudge | LLMJudge:
-    """The judge called ``name``: 'offline' or 'llm'."""
-    if name == "offline":
-        return OfflineJudge()
+    """The judge called ``name``: 'verifier' (the engine's own, as configured), 'independent'
+    (the other offline judge than the engine's verifier), 'lexical', 'relations' or 'llm'
+    ('offline' is an old name of 'verifier')."""
+    if name in ("verifier", "offline"):
+        return OfflineJudge(settings.verifier)
+    if name == "independent":
+        return OfflineJudge("lexical" if settings.verifier == "relations" else "relations")
+    if name in ("lexical", "relations"):
+        return OfflineJudge(name)
     if name == "llm":
         return LLMJudge(settings, Path(settings.data_dir) / "judge-cache.jsonl")
-    raise ConfigError(f"Unknown judge '{name}'; known: offline, llm")
+    raise ConfigError(f"Unknown judge '{name}'; known: {', '.join(JUDGES)}")
+
+
+def judge_note(judge: OfflineJudge | LLMJudge, settings: Settings) -> str:
+    """Which judge checked the citations, said plainly for the report."""
+    if isinstance(judge, LLMJudge):
+        return f"the LLM {settings.llm_model} (independent of the verifier, '{settings.verifier}')"
+    if judge.name == settings.verifier:
+        return (f"the '{judge.name}' judge, the same one that verified the answers: it confirms what "
+                "verification kept and is not an independent check")
+    return f"the '{judge.name}' judge, independent of the verifier ('{settings.verifier}') that kept the answers"
 
 
 def agreement(supports: Callable[[str, str], bool], path: Path | None = None) -> dict[str, Any]:
@@ -110,8 +129,9 @@ def agreement(supports: Callable[[str, str], bool], path: Path | None = None) ->
     and per kind of pair how many it got right ("9/9")."""
     from importlib import resources
 
-    path = path or Path(str(resources.files("evals") / "verifier_pairs.jsonl"))
-    pairs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    path = path or Path(str(resources.files("evals") / "support_pairs.jsonl"))
+    # A fixture may open with an {"about": ...} record saying how it was made.
+    pairs = [p for line in path.read_text().splitlines() if line.strip() and "claim" in (p := json.loads(line))]
     tp = fp = fn = correct = 0
     right: Counter[str] = Counter()
     totals: Counter[str] = Counter()

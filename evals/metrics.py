@@ -24,12 +24,95 @@ def normalize_answer(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def contains_answer(text: str, answer: str) -> bool:
-    """True if the normalized ``answer`` occurs in normalized ``text`` on word boundaries."""
-    needle = normalize_answer(answer)
-    if not needle:
+# A number is one token: "1,000" is 1000 and "6.5" is not "6" followed by "5".
+_WORD = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?!\w)|[^\W_]+")
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+        " seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_PLURAL = ("s", "es")
+_DEMONYM = ("n", "an", "ian", "ese", "i")  # Arabia -> Arabian, Japan -> Japanese, Iraq -> Iraqi
+# News writes money in digits; a spelled number near a price is a count ("one in three"), not "$3".
+_MONEY = re.compile(r"[$£€¥]\s*\d")
+
+
+def _below_thousand(words: list[str], i: int) -> tuple[int, int] | None:
+    """The value of number words from ``words[i]`` below 1000 ("two hundred five") and where it ends."""
+    if i < len(words) and words[i] in _TENS:
+        value, i = _TENS[words[i]], i + 1
+        if i < len(words) and 0 < _UNITS.get(words[i], 0) < 10:
+            value, i = value + _UNITS[words[i]], i + 1
+    elif i < len(words) and words[i] in _UNITS:
+        value, i = _UNITS[words[i]], i + 1
+        if 0 < value < 10 and i < len(words) and words[i] == "hundred":
+            rest = _below_thousand(words, i + 1)
+            value, i = (100 * value + rest[0], rest[1]) if rest and 0 < rest[0] < 100 else (100 * value, i + 1)
+    else:
+        return None
+    return value, i
+
+
+def answer_words(text: str, spelled: bool = True) -> list[str]:
+    """Lower-cased words of ``text`` without articles, numbers canonical: "twenty-five" and "25" are "25".
+
+    Only integers below a million are read from words; "million" and "billion"
+    stay words so that "six billion" and "$6 billion" both read "6 billion".
+    With ``spelled`` false, number words are left as words.
+    """
+    words = [w.replace(",", "") for w in _WORD.findall(text.lower()) if w not in ("a", "an", "the")]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        number = _below_thousand(words, i) if spelled else None
+        if number is None:
+            out.append(words[i])
+            i += 1
+            continue
+        value, i = number
+        if value and i < len(words) and words[i] == "thousand":
+            rest = _below_thousand(words, i + 1)
+            value, i = (1000 * value + rest[0], rest[1]) if rest and rest[0] else (1000 * value, i + 1)
+        out.append(str(value))
+    return out
+
+
+def _inflected(gold: str, word: str, proper: bool) -> bool:
+    """True if ``word`` is ``gold`` up to a plural or, for a proper name, a demonym ending."""
+    if gold == word:
+        return True
+    # Short words and numbers are exact: "6"/"60", "jet"/"jets", "mar"/"mars" are different things.
+    if not (gold.isalpha() and word.isalpha()) or min(len(gold), len(word)) < 4:
         return False
-    return f" {needle} " in f" {normalize_answer(text)} "
+    for stem, other in ((gold, word), (word, gold)):  # "nugget" matches "nuggets" either way round
+        if other in [stem + e for e in _PLURAL] or (stem.endswith("y") and other == stem[:-1] + "ies"):
+            return True
+    # Demonyms only lengthen the gold name: "India" matches "Indian", never "Indiana".
+    return proper and word in [gold + e for e in _DEMONYM]
+
+
+def contains_answer(text: str, answer: str) -> bool:
+    """True if ``answer`` occurs in ``text`` as a contiguous run of words.
+
+    Words compare after ``answer_words`` (case, articles, punctuation and the
+    spelling of numbers do not matter); all but the last must be equal, and the
+    last may differ by a plural ending ("Chicken nuggets" / "chicken nugget") or,
+    when the answer is a capitalized name, a demonym ending ("Saudi Arabia" /
+    "Saudi Arabian"). Possessives need nothing: "Arabia's" reads "arabia s".
+    A sum of money ("$3") matches only numbers written in digits.
+    """
+    gold, words = answer_words(answer), answer_words(text, spelled=not _MONEY.search(answer))
+    if not gold:
+        return False
+    proper = _WORD.findall(answer)[-1][:1].isupper()
+    *head, last = gold
+    n = len(head)
+    return any(
+        words[i : i + n] == head and _inflected(last, words[i + n], proper) for i in range(len(words) - n)
+    )
 
 
 def answer_hit_at_k(ranked: Sequence[str], answers: Sequence[str], k: int) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.run import BY_SOURCE_METRICS, METRICS, SOURCE_GROUPS, QuestionResult, as_jsonl_rows
+from evals.run import ANSWERABILITY_GROUPS, BY_SOURCE_METRICS, METRICS, SOURCE_GROUPS, QuestionResult, as_jsonl_rows
 
 
 def write(out_dir: Path, results: Sequence[QuestionResult], summary: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -59,8 +59,26 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         f"Latency: p50 {fmt(summary['latency_ms']['p50'])} ms, p95 {fmt(summary['latency_ms']['p95'])} ms.",
     ]
+    lines += _by_answerability_lines(summary.get("by_answerability") or {})
     lines += _by_source_lines(summary.get("by_source") or {})
     return "\n".join(lines) + "\n"
+
+
+def _by_answerability_lines(groups: dict[str, dict[str, float]]) -> list[str]:
+    if not groups:
+        return []
+    names = dict(ANSWERABILITY_GROUPS)
+    lines = [
+        "",
+        "Questions by whether the articles answer them (headline: answer in the question's own article):",
+        "",
+        "| questions | n | passages hold the answer | answer shown holds it | refused | refused with the answer retrieved |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, row in groups.items():
+        lines.append(f"| {names[key]} | {int(row['n'])} | {fmt(row.get('passages_hold'))} | "
+                     f"{fmt(row.get('contains_gold'))} | {fmt(row['refused'])} | {fmt(row.get('refused_answer_retrieved'))} |")
+    return lines
 
 
 def _by_source_lines(by_source: dict[str, dict[str, float]]) -> list[str]:

@@ -56,6 +56,8 @@ class QuestionResult:
     metrics: dict[str, float | None] = field(default_factory=dict)
     claim_free: bool = False
     seconds: float = 0.0
+    group: str = ""
+    """Which kind of question this is (:data:`ANSWERABILITY_GROUPS`)."""
 
 
 def run(
@@ -76,6 +78,11 @@ def run(
         seconds = time.perf_counter() - started
         ranked = engine.search(q.question, filters, k=RETRIEVAL_DEPTH)
         result = _score(q, answer, [p.text for p in ranked], [p.url for p in ranked], supports, tokens, seconds)
+        result.group = answerability_group(q)
+        if q.answerable:
+            # What the answer step was given: the first top_k of the same ranking.
+            given = [p.text for p in ranked[: engine.settings.top_k]]
+            result.metrics["passages_hold"] = float(any(contains_answer(t, a) for t in given for a in q.answers))
         if q.answerable and has_source[q.id] is not None:
             result.metrics["source_indexed"] = float(has_source[q.id])
         out.append(result)
@@ -88,6 +95,26 @@ def sources_indexed(questions: Sequence[GoldQuestion], store: ChunkStore) -> dic
     """Per question id: is its source article (a gold URL) in the corpus? None when the gold names none."""
     indexed = {url_key(str(m["url"])) for m in store.first_chunks() if m.get("url")}
     return {q.id: any(url_key(u) in indexed for u in q.gold_urls) if q.gold_urls else None for q in questions}
+
+
+# Questions by whether the articles answer them (key, label), in the order reports show them.
+ANSWERABILITY_GROUPS: tuple[tuple[str, str], ...] = (
+    ("own_source", "answer in the question's own article"),
+    ("coincidental", "answerable by coincidence only"),
+    ("answerable", "answerable (no source label)"),
+    ("unanswerable", "unanswerable"),
+    ("near_miss", "near miss (topic covered, answer not stated)"),
+)
+
+
+def answerability_group(q: GoldQuestion) -> str:
+    """The question's group: headline figures are on ``own_source``; coincidental matches
+    (the answer string only in unrelated articles) are reported apart."""
+    if not q.answerable:
+        return "near_miss" if q.kind == "near_miss" else "unanswerable"
+    if q.answer_in_source is None:
+        return "answerable"
+    return "own_source" if q.answer_in_source else "coincidental"
 
 
 # The groups of answerable questions by source: summary key, sources_indexed value, label.
@@ -192,6 +219,7 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         ),
     }
     summary["by_source"] = _by_source(results)
+    summary["by_answerability"] = _by_answerability(results)
     ms = [1000 * r.seconds for r in results]
     summary["latency_ms"] = {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95)}
     summary["per_question"] = {r.id: {k: v for k, v in r.metrics.items() if v is not None} for r in results}
@@ -218,6 +246,27 @@ def _by_source(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]
             values = [float(v) for r in subset if (v := r.metrics.get(name)) is not None]
             if values:
                 row[name] = sum(values) / len(values)
+        out[key] = row
+    return out
+
+
+def _by_answerability(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
+    """Per group: n; for answerable groups the share whose answer passages hold the gold
+    answer, whose shown answer holds it, refused, and refused although the passages held
+    it; for the others the share refused."""
+    out: dict[str, dict[str, float]] = {}
+    for key, _ in ANSWERABILITY_GROUPS:
+        subset = [r for r in results if r.group == key]
+        if not subset:
+            continue
+        n = len(subset)
+        refused = [bool(r.metrics["refused"]) for r in subset]
+        row = {"n": float(n), "refused": sum(refused) / n}
+        if subset[0].answerable:
+            held = [bool(r.metrics.get("passages_hold")) for r in subset]
+            row["passages_hold"] = sum(held) / n
+            row["contains_gold"] = sum(bool(r.metrics.get("contains_gold")) for r in subset) / n
+            row["refused_answer_retrieved"] = sum(h and f for h, f in zip(held, refused)) / n
         out[key] = row
     return out
 

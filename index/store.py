@@ -28,6 +28,7 @@ import httpx
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import MetadataMode, TextNode
 
+from index.embed import settings_for
 from rag.errors import BackendError, BackendUnavailable, ConfigError, IndexNotFound, RagError
 from rag.settings import Settings
 
@@ -181,7 +182,7 @@ class ChunkStore:
             if stored not in (None, embedder):
                 raise ConfigError(
                     f"Corpus '{self.settings.corpus}' was embedded with {stored}, not {embedder}: "
-                    "use the same embed_backend/embed_model, or another corpus name"
+                    f"set {settings_for(stored)} to use it, or use another corpus name"
                 )
         return self._collection
 

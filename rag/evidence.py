@@ -57,6 +57,8 @@ class ScoredSentence:
     stems: frozenset[str]
     rank: float = 0.0
     """The ordering key: coverage with the answer-type bonus and a stronger rank prior."""
+    coverage: float = 0.0
+    """IDF-weighted share of the question's key words in the sentence (no rank prior)."""
 
     @property
     def text(self) -> str:
@@ -84,7 +86,7 @@ def _ranked(question: str, passages: tuple[Passage, ...]) -> tuple[ScoredSentenc
         return ()
     candidates: list[tuple[Passage, int, int, frozenset[str]]] = []
     for p in passages:
-        for s, e in sentence_spans(p.text):
+        for s, e in quote_spans(p.text):
             if _quotable(p.text[s:e]):
                 candidates.append((p, s, e, frozenset(stems(content_words(p.text[s:e])))))
     if not candidates:
@@ -101,9 +103,51 @@ def _ranked(question: str, passages: tuple[Passage, ...]) -> tuple[ScoredSentenc
         score = min(1.0, cover) / (1.0 + _EVIDENCE_RANK_PRIOR * (p.n - 1))
         bonus = ANSWER_TYPE_BONUS if _holds_answer_type(question, p.text[s:e]) else 0.0
         order = min(1.0, cover) / (1.0 + _ORDER_RANK_PRIOR * (p.n - 1)) * (1.0 + bonus)
-        out.append(ScoredSentence(p, s, e, score, words, order))
+        out.append(ScoredSentence(p, s, e, score, words, order, min(1.0, cover)))
     out.sort(key=lambda x: (-x.rank, x.passage.n, x.start))
     return tuple(out)
+
+
+# A full stop glued to the next sentence's first word ("share these stories.Political
+# geographers"): scraped text lost the space, so the splitter reads one sentence.
+_GLUED_STOP = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
+_HEAD_WORDS = 12
+
+
+def quote_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` fit to quote: split where a full stop lost its space,
+    and without a headline run into the sentence that follows it. Only cuts, so every
+    quoted word stands in the passage as it is."""
+    out: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text):
+        cuts = [s] + [s + m.start() for m in _GLUED_STOP.finditer(text[s:e])] + [e]
+        for a, b in zip(cuts, cuts[1:]):
+            a += len(text[a:b]) - len(text[a:b].lstrip())
+            if a < b:
+                out.append((_after_run_in_heading(text, a, b), b))
+    return out
+
+
+def _after_run_in_heading(text: str, start: int, end: int) -> int:
+    """Where the sentence starts after a run-in heading ("Pakistan defence minister's big
+    remark Pakistan's defence minister Khawaja Asif said ..."): a capitalised word that
+    restarts the heading's own words, with no full stop between them."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    if len(words) < 8:
+        return start
+    for i in range(2, min(_HEAD_WORDS, len(words) - 5)):
+        w = words[i].group()
+        if not w[:1].isupper() or words[i - 1].group()[-1:] in ".:;,!?\"'\u201d":
+            continue
+        head = set(stems(content_words(text[start : start + words[i].start()])))
+        rest = set(stems(content_words(" ".join(x.group() for x in words[i : i + 4]))))
+        if len(head & rest) >= 2 and not (head & _VERBISH):
+            return start + words[i].start()
+    return start
+
+
+# Words that make a run of words a clause rather than a heading.
+_VERBISH = frozenset(stems("said says is are was were has have had will would told".split()))
 
 
 def evidence_strength(ranked: Sequence[ScoredSentence]) -> float:
@@ -111,40 +155,10 @@ def evidence_strength(ranked: Sequence[ScoredSentence]) -> float:
     return max((r.score for r in ranked), default=0.0)
 
 
-def answer_neighbour(question: str, best: ScoredSentence) -> ScoredSentence | None:
-    """The sentence beside ``best`` in its passage that holds what the question asks for.
-
-    None when ``best`` holds it already, the question asks for no particular
-    kind of thing, or neither neighbour has it. News often names its subject
-    in one sentence and says what happened in the next ("'Squid Game' is coming
-    back. Netflix said the wildly popular show is green lit for a second
-    season."): the sentence that matches the question's words best is then not
-    the one that answers it.
-    """
-    if not _asks_for_type(question) or _holds_answer_type(question, best.text):
-        return None
-    spans = sentence_spans(best.passage.text)
-    at = next((i for i, (s, _) in enumerate(spans) if s == best.start), None)
-    if at is None:
-        return None
-    for i in (at - 1, at + 1):  # the sentence before first: a lead names, the next explains
-        if not 0 <= i < len(spans):
-            continue
-        s, e = spans[i]
-        text = best.passage.text[s:e]
-        if _quotable(text) and _holds_answer_type(question, text):
-            return ScoredSentence(best.passage, s, e, best.score, frozenset(stems(content_words(text))), best.rank)
-    return None
-
-
 def _quotable(sentence: str) -> bool:
     """A sentence an answer may quote: not a fragment, not a wall of text, and not a
     question (an article's question, a headline or a quote, answers nothing)."""
     return _MIN_WORDS <= len(sentence.split()) <= _MAX_WORDS and not is_question(sentence)
-
-
-def _asks_for_type(question: str) -> bool:
-    return bool(_NUMERIC_Q.search(question) or _ENTITY_Q.search(question))
 
 
 def _holds_answer_type(question: str, sentence: str) -> bool:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from rag.errors import BackendError, BackendUnavailable, ConfigError
-from rag.evidence import answer_neighbour, rank_sentences
+from rag.reader import ANSWERABLE, Reader, Reading, adjacent
 from rag.prompt import CONDENSE, REFUSAL, build_prompt
 from rag.settings import Settings
 from rag.types import Passage
@@ -32,12 +32,13 @@ class Generator(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
-        """Yield the answer text in pieces as it is produced."""
+    def stream(self, question: str, passages: Sequence[Passage], *, reference: date | None = None) -> Iterator[str]:
+        """Yield the answer text in pieces as it is produced; ``reference`` is the day the
+        question is asked ("this week" is the week before it)."""
 
-    def generate(self, question: str, passages: Sequence[Passage]) -> str:
+    def generate(self, question: str, passages: Sequence[Passage], *, reference: date | None = None) -> str:
         """The whole answer text."""
-        return "".join(self.stream(question, passages))
+        return "".join(self.stream(question, passages, reference=reference))
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
         """Rewrite a follow-up into a standalone question, or None to use the offline rewrite."""
@@ -51,33 +52,63 @@ def format_date(iso: str) -> str:
 
 
 class ExtractiveGenerator(Generator):
-    """Quotes the passage sentences that best answer the question. Deterministic."""
+    """Quotes the passage sentences that answer the question, or says the articles do
+    not (:mod:`rag.reader` decides both). Deterministic."""
 
     name = "extractive"
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+    def __init__(self, *, reader: Reader | None = None, answerable: float = ANSWERABLE) -> None:
+        """``reader`` (with the corpus's embedder) reads the passages; ``answerable`` is
+        the reader's answerability below which the answer is that the articles do not say."""
+        self.reader = reader or Reader()
+        self.answerable = answerable
+
+    def stream(self, question: str, passages: Sequence[Passage], *, reference: date | None = None) -> Iterator[str]:
         """Yield one sentence at a time."""
-        ranked = rank_sentences(question, passages)
-        if not ranked:
+        read = self.reader.read(question, passages, reference)
+        if not read.readings or read.answerability < self.answerable:
             yield REFUSAL
             return
-        chosen = [ranked[0]]
-        for cand in ranked[1:]:
-            if len(chosen) >= _MAX_SENTENCES or cand.rank < _SECOND_SENTENCE * ranked[0].rank:
+        best = read.readings[0]
+        chosen = [best]
+        if read.answer and read.answer not in best.answers:
+            # The sentence that matches the question best does not name the answer
+            # the passages agree on: lead with the best sentence that does.
+            # (Answerability already required it to be relevant enough.)
+            named = next((r for r in read.readings if read.answer in r.answers), None)
+            if named is not None:
+                pair = [named, best]
+                chosen = sorted(pair, key=lambda r: r.sentence.start) if adjacent(named.sentence, best.sentence) else pair
+        elif read.kind != "thing" and not best.holds_kind:
+            # News names its subject in one sentence and says what happened in the
+            # next: the sentence beside the best one may hold what it lacks.
+            beside = _beside(best, read.readings)
+            if beside is not None:
+                chosen = sorted([best, beside], key=lambda r: r.sentence.start)
+        for cand in read.readings[1:]:
+            if len(chosen) >= _MAX_SENTENCES or cand.score < _SECOND_SENTENCE * best.score:
                 break
-            if any(_overlap(cand.stems, c.stems) > 0.5 for c in chosen):
+            if cand in chosen or any(_overlap(cand.sentence.stems, c.sentence.stems) > 0.5 for c in chosen):
                 continue
+            if read.kind != "thing" and not cand.holds_kind:
+                continue  # a second sentence must bring an answer, not repeat the subject
             chosen.append(cand)
-        neighbour = answer_neighbour(question, chosen[0])
-        if neighbour is not None and all(neighbour.start != c.start or neighbour.passage != c.passage for c in chosen):
-            # Keep the pair in the article's order, so the answer reads as written.
-            pair = sorted([chosen[0], neighbour], key=lambda x: x.start)
-            chosen = (pair + chosen[1:])[:_MAX_SENTENCES]
-        for i, sent in enumerate(chosen):
-            text = sent.text
-            if i == 0 and sent.passage.published:
-                text = f"As of {format_date(sent.passage.published)}, {_lower_first(text)}"
-            yield (" " if i else "") + with_markers(text, [sent.passage.n])
+        for i, r in enumerate(chosen):
+            text = r.sentence.text
+            if i == 0 and r.passage.published:
+                text = f"As of {format_date(r.passage.published)}, {_lower_first(text)}"
+            yield (" " if i else "") + with_markers(text, [r.passage.n])
+
+
+def _beside(best: Reading, readings: Sequence[Reading]) -> Reading | None:
+    """The sentence just before or after ``best`` in its passage that holds the kind of
+    thing asked for (the one before first: a lead names, the next explains)."""
+    siblings = sorted((r for r in readings if r.passage == best.passage), key=lambda r: r.sentence.start)
+    at = siblings.index(best)
+    for i in (at - 1, at + 1):
+        if 0 <= i < len(siblings) and siblings[i].holds_kind and adjacent(siblings[i].sentence, best.sentence):
+            return siblings[i]
+    return None
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
@@ -115,11 +146,11 @@ class OpenAIGenerator(Generator):
             )
         self.client = client
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], *, reference: date | None = None) -> Iterator[str]:
         """Stream the model's answer; passages are fitted to the context window."""
         prompt = build_prompt(
             question, passages, context_tokens=self.settings.llm_context_tokens,
-            answer_tokens=self.settings.llm_max_tokens,
+            answer_tokens=self.settings.llm_max_tokens, reference=reference,
         )
         with mapped_errors(self.settings):
             chunks = self.client.chat.completions.create(
@@ -228,17 +259,17 @@ class _LlamaAsOpenAI:
         )
 
 
-GeneratorFactory = Callable[[Settings], Generator]
+GeneratorFactory = Callable[[Settings, Reader], Generator]
 _FACTORIES: dict[str, GeneratorFactory] = {
-    "extractive": lambda settings: ExtractiveGenerator(),
-    "openai": lambda settings: OpenAIGenerator(settings=settings),
-    "local": lambda settings: LocalGenerator(settings=settings),
+    "extractive": lambda settings, reader: ExtractiveGenerator(reader=reader, answerable=settings.answerable_threshold),
+    "openai": lambda settings, reader: OpenAIGenerator(settings=settings),
+    "local": lambda settings, reader: LocalGenerator(settings=settings),
 }
 
 
-def make_generator(settings: Settings) -> Generator:
-    """Build the generator the settings name."""
+def make_generator(settings: Settings, reader: Reader | None = None) -> Generator:
+    """Build the generator the settings name; ``reader`` serves the extractive one."""
     factory = _FACTORIES.get(settings.generator)
     if factory is None:
         raise ConfigError(f"Unknown generator '{settings.generator}'; known: {', '.join(sorted(_FACTORIES))}")
-    return factory(settings)
+    return factory(settings, reader or Reader())

@@ -2,8 +2,9 @@
 
     standalone question (condense a follow-up)
       -> hybrid retrieval with filters -> numbered passages
-      -> weak evidence? refuse, listing the closest passages
-      -> generator writes text with [n] markers (streamed)
+      -> nothing relevant (below the floor)? refuse, listing the closest passages
+      -> generator writes text with [n] markers (streamed), or says the articles
+         do not say (the extractive reader decides by meaning; an LLM itself)
       -> every sentence verified against what it cites; unsupported ones dropped
       -> nothing survives? refuse
 """
@@ -11,10 +12,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from index.embed import make_embedder
@@ -25,12 +29,15 @@ from rag.errors import BackendError, QuestionError
 from rag.evidence import evidence_strength, rank_sentences
 from rag.generators import ExtractiveGenerator, Generator, make_generator
 from rag.prompt import REFUSAL
+from rag.reader import Reader
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Filters, Passage, SentenceVerdict
-from rag.verify import LexicalJudge, SupportJudge, verify
+from rag.verify import SupportJudge, make_judge, verify
 
 log = logging.getLogger(__name__)
+# Sentence vectors the reader keeps (about 1.5 KB each).
+_VECTOR_CACHE = 8192
 History = Sequence[tuple[str, str]]
 
 
@@ -51,8 +58,11 @@ class Engine:
         self.store = store or ChunkStore(settings)
         self.store.collection()  # fail early, with a clear message, if the corpus is missing
         self.embedder = embedder or make_embedder(settings)
-        self.generator = generator or make_generator(settings)
-        self.judge = judge or LexicalJudge()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
+        self.reader = Reader(embed=self._embed_texts)
+        self.generator = generator or make_generator(settings, self.reader)
+        self.judge = judge or make_judge(settings.verifier)
         bm25 = BM25Index(self.store, Path(settings.data_dir) / "bm25" / settings.corpus)
         self.retriever = HybridRetriever(
             store=self.store,
@@ -62,6 +72,26 @@ class Engine:
             recency_weight=settings.recency_weight,
             mode=settings.retrieval_mode,
         )
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        # The reader compares a question with passage sentences: both as "text"
+        # embeddings, since it is their meaning, not a search, being compared.
+        # Sentences of the passages a conversation keeps returning to are cached.
+        todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if todo:
+            vectors = np.asarray(self.embedder.get_text_embedding_batch(todo), dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            with self._vectors_lock:
+                for text, vec in zip(todo, vectors / np.where(norms == 0, 1.0, norms)):
+                    self._vectors[text] = vec
+                while len(self._vectors) > _VECTOR_CACHE:
+                    self._vectors.popitem(last=False)
+        with self._vectors_lock:
+            return np.stack([self._vectors.get(t) if t in self._vectors else self._embed_one(t) for t in texts])
+
+    def _embed_one(self, text: str) -> np.ndarray:
+        vec = np.asarray(self.embedder.get_text_embedding(text), dtype=np.float32)
+        return vec / (np.linalg.norm(vec) or 1.0)
 
     def check_question(self, question: str) -> str:
         """``question`` stripped, or :class:`QuestionError` if it is empty or too long; every entry
@@ -113,6 +143,8 @@ class Engine:
             yield self._refusal(question, standalone, "no_evidence", (), name, timings, t0)
             return
 
+        # Only a floor here: whether the passages answer is the generator's call
+        # (the extractive reader's by meaning, an LLM's own), and verification checks it.
         strength = evidence_strength(rank_sentences(standalone, passages))
         timings["evidence"] = round(strength, 3)
         if strength < self.settings.refusal_threshold:
@@ -120,9 +152,10 @@ class Engine:
             return
 
         t = time.perf_counter()
+        reference = filters.reference_date if filters is not None else None
         draft: list[str] = []
         try:
-            for piece in self.generator.stream(standalone, passages):
+            for piece in self.generator.stream(standalone, passages, reference=reference):
                 draft.append(piece)
                 yield piece
         except BackendError as exc:
@@ -130,7 +163,8 @@ class Engine:
                 raise
             log.warning("generator %s failed, answering extractively: %s", name, exc)
             name = f"extractive (fallback: {exc})"
-            draft = list(ExtractiveGenerator().stream(standalone, passages))
+            fallback = ExtractiveGenerator(reader=self.reader, answerable=self.settings.answerable_threshold)
+            draft = list(fallback.stream(standalone, passages, reference=reference))
             yield "\n" + "".join(draft)
         timings["generate_ms"] = elapsed(t)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from index.chunk import cl100k
 from index.sentences import sentence_spans
@@ -59,11 +60,18 @@ def _block(p: Passage, text: str) -> str:
 
 
 def build_prompt(
-    question: str, passages: Sequence[Passage], *, context_tokens: int, answer_tokens: int
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    context_tokens: int,
+    answer_tokens: int,
+    reference: date | None = None,
 ) -> Prompt:
-    """Messages for ``question`` with as many passages as fit in ``context_tokens``."""
+    """Messages for ``question`` with as many passages as fit in ``context_tokens``;
+    ``reference`` (the day the question is asked) lets the model read "this week"."""
     count = cl100k()
-    head = f"Question: {question}\n\nPassages:\n"
+    asked = f"The question is asked on {reference.isoformat()}.\n" if reference else ""
+    head = f"{asked}Question: {question}\n\nPassages:\n"
     budget = context_tokens - answer_tokens - len(count(SYSTEM)) - len(count(head)) - 16
     blocks: list[str] = []
     used: list[Passage] = []

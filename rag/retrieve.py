@@ -2,8 +2,9 @@
 
 Dense search finds paraphrases; BM25 finds the names and numbers news
 questions hinge on. Reciprocal rank fusion needs no score calibration between
-the two. With a reference date ("this week" as of the question's date), a
-recency prior favours articles published in the days before it.
+the two. With a reference date, a recency prior favours articles published in
+the question's time frame ("this week", "last month", "in 2021"; the week
+before the reference date when it names none).
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from llama_index.core.vector_stores.types import (
 
 from index.store import ChunkStore, store_errors
 from rag.bm25 import BM25Index
+from rag.question import TimeFrame, time_frame
 from rag.types import Filters
 
 Mode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
-# How many days before the reference date count as "this week's" news.
-RECENT_DAYS = 8
 
 
 class HybridRetriever(BaseRetriever):
@@ -79,13 +79,14 @@ class HybridRetriever(BaseRetriever):
             hits = self.bm25.search(question, self.candidates, filters)
             rankings.append([cid for cid, _ in hits])
         fused = _rrf(rankings)
-        if filters.reference_date is not None and self.recency_weight > 0:
+        frame = time_frame(question, filters.reference_date)
+        if frame is not None and self.recency_weight > 0:
             missing = [cid for cid in fused if cid not in nodes]
             nodes.update({cid: NodeWithScore(node=n, score=None) for cid, n in self.store.fetch(missing).items()})
             for cid in fused:
                 if cid in nodes:
                     fused[cid] *= 1.0 + self.recency_weight * recency(
-                        nodes[cid].node.metadata.get("published_day"), filters.reference_date
+                        nodes[cid].node.metadata.get("published_day"), frame
                     )
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[: k * 2]
         missing = [cid for cid in best if cid not in nodes]
@@ -109,16 +110,17 @@ class HybridRetriever(BaseRetriever):
         return out
 
 
-def recency(published_day: object, reference: date) -> float:
-    """1 for articles of the days before ``reference``, decaying for older or later ones."""
+def recency(published_day: object, frame: TimeFrame) -> float:
+    """1 for articles published in the question's time frame, decaying outside it:
+    fast after it (news of later days cannot be what was asked about), slowly before."""
     if not isinstance(published_day, int) or published_day <= 0:
         return 0.0
-    age = reference.toordinal() - published_day
-    if -1 <= age <= RECENT_DAYS:
+    day = date.fromordinal(published_day)
+    if frame.holds(day):
         return 1.0
-    if age < -1:  # published after the question was asked
-        return math.exp((age + 1) / 3)
-    return math.exp(-(age - RECENT_DAYS) / 30)
+    if day > frame.end:
+        return math.exp(-frame.distance(day) / 3)
+    return math.exp(-frame.distance(day) / 30)
 
 
 def _rrf(rankings: Sequence[Sequence[str]]) -> dict[str, float]:

@@ -92,11 +92,25 @@ class Settings(BaseSettings):
         0.5, ge=0.0, description="Boost for articles published shortly before the reference date."
     )
     refusal_threshold: float = Field(
-        0.3,
+        0.15,
         ge=0.0,
         le=1.0,
-        description="Below this evidence score (share of the question's key words found in one "
-        "sentence) the answer is that the articles do not say. Calibrated on the dev set (README).",
+        description="The floor for 'nothing relevant was found', checked before any generator: below "
+        "this evidence score (share of the question's key words found in one sentence) the answer is "
+        "that the articles do not say. An LLM decides the rest itself, checked by verification.",
+    )
+    answerable_threshold: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="The extractive reader's answerability (meaning, kind of thing asked for, time frame) "
+        "below which it says the articles do not say. Calibrated on the dev set (README).",
+    )
+    verifier: Literal["relations", "lexical"] = Field(
+        "relations",
+        description="The support judge that checks every answer sentence: 'relations' (words, then who did "
+        "what to whom, which number goes with what, polarity, modality, from a dependency parse) or "
+        "'lexical' (words only: faster, misses swapped roles and reversed claims).",
     )
     generator: str = Field(
         "extractive", description="'extractive' (offline), 'openai' (any OpenAI-compatible API), 'local' (GGUF)."
@@ -219,6 +233,14 @@ class Settings(BaseSettings):
     def chroma_path(self) -> Path:
         """Directory of the embedded persistent Chroma store."""
         return self.data_dir / "chroma"
+
+    embed_variant: Literal["auto", "torch", "openvino", "onnx", "onnx-int8"] = Field(
+        "auto",
+        description="How the local model runs: 'auto' (the fastest installed of 'openvino' and 'onnx', "
+        "else torch), 'torch', 'openvino' and 'onnx' (the same vectors as torch, within cosine 0.999), "
+        "'onnx-int8' (int8: a different embedding, so a corpus embedded with it refuses the others). "
+        "Their models are built on first use under data_dir/models.",
+    )
 
 
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:

@@ -71,6 +71,23 @@ class SupportJudge(ABC):
     def judge(self, claim: str, passage: str) -> Judgement:
         """Judge ``claim`` against the text of one passage (or several joined)."""
 
+    def prepare(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Get ready to judge these (claim, passage) pairs; a judge that parses text
+        batches the work here (one call costs less than many)."""
+
+
+def make_judge(name: str) -> SupportJudge:
+    """The support judge called ``name`` ('relations' or 'lexical')."""
+    if name == "lexical":
+        return LexicalJudge()
+    if name == "relations":
+        from rag.relations import RelationJudge
+
+        return RelationJudge()
+    from rag.errors import ConfigError
+
+    raise ConfigError(f"Unknown verifier '{name}'; known: relations, lexical")
+
 
 def stems(words: Sequence[str]) -> list[str]:
     """Snowball stems of lower-cased words."""
@@ -96,12 +113,45 @@ def _names(text: str) -> set[str]:
         word = m.group()
         before = text[: m.start()].rstrip()
         sentence_start = not before or before[-1] in ".!?:\"\u201c(["
-        if word.lower() in STOPWORDS or word.lower() in _MONTHS:
+        if word.lower() in STOPWORDS and not (word.lower() in _MONTHS and not sentence_start):
+            continue  # "May" mid-sentence is a month or a name: checked like one
+        if sentence_start and _common_start(word) and not _followed_by_capital(text, m.end()):
+            # A capital at a sentence's start may say nothing ("Although", "Twelve",
+            # "Starting"); a name there goes on capitalised ("Tony Rodham") and its
+            # next word is checked.
             continue
-        if sentence_start and word.lower() in _COMMON_SENTENCE_STARTS:
-            continue
-        names.add(word.lower().removesuffix("'s").removesuffix("\u2019s"))
+        for part in word.split("-"):
+            if part[:1].isupper():
+                names.add(part.lower().removesuffix("'s").removesuffix("\u2019s"))
     return names
+
+
+def _common_start(word: str) -> bool:
+    w = word.lower()
+    return (
+        w in _COMMON_SENTENCE_STARTS or w in _NUMBER_WORDS or w in _CONNECTIVES
+        or (w.endswith(("ing", "ly")) and len(w) > 5)
+    )
+
+
+_CONNECTIVES = frozenset(
+    "although because however meanwhile instead still yet though unless despite amid among earlier later "
+    "last next first finally overall people investigators prosecutors lawmakers researchers scientists "
+    "analysts officers soldiers troops workers students voters fans critics".split()
+)
+
+
+def _followed_by_capital(text: str, end: int) -> bool:
+    return bool(re.match(r"\s+[A-Z]", text[end:]))
+
+
+def _name_in(name: str, facts: _Facts, passage_lower: str) -> bool:
+    """Is the name in the passage, as written or as its demonym or possessive
+    ("Pakistani" for "Pakistan's", "Americans" for "America")?"""
+    if name in facts.words or name in passage_lower:
+        return True
+    stem = name[:-3] if len(name) > 6 else name
+    return len(stem) >= 5 and any(w.startswith(stem) and abs(len(w) - len(name)) <= 3 for w in facts.words)
 
 
 _COMMON_SENTENCE_STARTS = frozenset("officials police authorities experts critics residents".split())
@@ -112,11 +162,14 @@ class LexicalJudge(SupportJudge):
 
     name = "lexical"
 
-    def __init__(self, *, coverage: float = 0.7, closeness: float = 0.5) -> None:
+    def __init__(self, *, coverage: float = 0.7, closeness: float = 0.5, negation: bool = True) -> None:
         """``coverage``: share of the claim's content words found in the passage;
-        ``closeness``: share found in the best one or two adjacent passage sentences."""
+        ``closeness``: share found in the best one or two adjacent passage sentences;
+        ``negation``: compare negation words (off when a judge that parses does it
+        verb by verb: "barred from attending" is "may not attend" without a "not")."""
         self.coverage = coverage
         self.closeness = closeness
+        self.negation = negation
 
     def judge(self, claim: str, passage: str) -> Judgement:
         """Judge one claim against one passage text."""
@@ -129,21 +182,21 @@ class LexicalJudge(SupportJudge):
         facts = _passage_facts(passage)
         missing_numbers = _numbers(claim) - facts.numbers
         if missing_numbers:
-            return Judgement(False, 0.0, (0, 0), f"number(s) not in passage: {sorted(missing_numbers)}")
-        missing_names = {n for n in _names(claim) if n not in facts.words and n not in passage_lower}
+            return Judgement(False, 0.0, (0, 0), f"the passage does not give {', '.join(sorted(missing_numbers))}")
+        missing_names = {n for n in _names(claim) if not _name_in(n, facts, passage_lower)}
         if missing_names:
-            return Judgement(False, 0.0, (0, 0), f"name(s) not in passage: {sorted(missing_names)}")
+            return Judgement(False, 0.0, (0, 0), f"the passage does not name {', '.join(sorted(missing_names))}")
 
         passage_stems = facts.stems
         covered = len(claim_stems & passage_stems) / len(claim_stems)
         if covered < self.coverage:
-            return Judgement(False, covered, (0, 0), f"only {covered:.0%} of content words in passage")
+            return Judgement(False, covered, (0, 0), f"the passage has only {covered:.0%} of its words")
 
         span, close, window = self._closest(claim_stems, passage)
         if close < self.closeness:
-            return Judgement(False, close, span, f"no passage sentence close enough ({close:.0%})")
-        if _negated(claim) != _negated(_matching_clauses(window, claim_stems)):
-            return Judgement(False, close, span, "negation differs from the passage")
+            return Judgement(False, close, span, f"no sentence of the passage says it (closest has {close:.0%} of its words)")
+        if self.negation and _negated(claim) != _negated(_matching_clauses(window, claim_stems)):
+            return Judgement(False, close, span, "the passage says the opposite (a negation differs)")
         return Judgement(True, min(covered, close), span)
 
     @staticmethod
@@ -236,7 +289,14 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
     """
     by_n = {p.n: p for p in passages}
     verdicts: list[SentenceVerdict] = []
-    for start, end in _answer_sentences(answer):
+    sentences = _answer_sentences(answer)
+    judge.prepare([
+        (strip_as_of(part)[0], by_n[n].text)
+        for start, end in sentences
+        for part, cited in clauses(answer[start:end])
+        for n in cited if n in by_n
+    ])
+    for start, end in sentences:
         sentence = answer[start:end]
         claim, cited = split_claim(sentence)
         body, as_of = strip_as_of(claim)
@@ -246,10 +306,66 @@ def verify(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> Ver
             # A question asserts nothing; copied from a passage it would pass every check.
             verdicts.append(SentenceVerdict(claim, "unsupported", cited, (), "a question, not an answer"))
             continue
-        verdicts.append(_verdict(claim, body, as_of, cited, by_n, passages, judge))
+        joined = _clause_verdict(sentence, claim, as_of, by_n, judge)
+        verdicts.append(joined or _verdict(claim, body, as_of, cited, by_n, passages, judge))
     kept = [v for v in verdicts if v.status != "unsupported"]
     text = " ".join(with_markers(v.text, v.citations) for v in kept)
     return Verified(text=text, sentences=tuple(verdicts), citations=_citations(kept, by_n))
+
+
+def clauses(sentence: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The parts of a sentence that cite passages mid-way ("X happened [1], after Y [2]."),
+    each with its own citations; one part when every marker stands at the end."""
+    parts: list[tuple[str, tuple[int, ...]]] = []
+    pos = 0
+    for m in _CITE.finditer(sentence):
+        if not re.search(r"[A-Za-z0-9]", _CITE.sub("", sentence[m.end() :])):
+            break  # markers at the end cite the last part
+        nums = tuple(int(x) for x in m.group(1).split(","))
+        parts.append((sentence[pos : m.start()], nums))
+        pos = m.end()
+    if not parts:
+        return [split_claim(sentence)]
+    tail, cited = split_claim(sentence[pos:])
+    parts.append((tail, cited))
+    # A part without markers of its own takes the next part's ("X, while Y [2]").
+    return [(_CLAUSE_LEAD.sub("", _CITE.sub("", text)).strip(" ,;"), nums) for text, nums in parts]
+
+
+# Words that join a clause to the one before it and belong to neither claim.
+_CLAUSE_LEAD = re.compile(r"^[\s,;:\u2014\u2013-]*(?:and|but|while|after|before|as|when|whereas|although|though|since|"
+                          r"because|with|which|who|where)?\b\s*", re.IGNORECASE)
+
+
+def _clause_verdict(
+    sentence: str, claim: str, as_of: date | None, by_n: dict[int, Passage], judge: SupportJudge
+) -> SentenceVerdict | None:
+    """A sentence joining facts from several passages, each part judged against the
+    passages it cites; None when it has one part, or a part is not supported (the
+    sentence is then judged whole)."""
+    parts = clauses(sentence)
+    if len(parts) < 2:
+        return None
+    supports: list[Support] = []
+    cited_all: list[int] = []
+    for text, nums in parts:
+        body, _ = strip_as_of(text)
+        if len(content_words(body)) < _MIN_CLAIM_WORDS or not nums:
+            return None
+        found = None
+        for n in nums:
+            p = by_n.get(n)
+            if p is None or (as_of is not None and p.published != as_of.isoformat()):
+                continue
+            j = judge.judge(body, p.text)
+            if j.supported:
+                found = Support(passage=n, start=j.span[0], end=j.span[1], score=j.score)
+                break
+        if found is None:
+            return None
+        supports.append(found)
+        cited_all += [s for s in nums if s not in cited_all]
+    return SentenceVerdict(claim, "supported", tuple(cited_all), tuple(supports))
 
 
 def is_question(sentence: str) -> bool:
@@ -321,10 +437,15 @@ def _verdict(
 
     valid = [n for n in cited if n in by_n]
     supports: list[Support] = []
+    why_not: list[str] = []
     for n in valid:
         j = judge.judge(body, by_n[n].text)
         if j.supported and dated_ok(by_n[n]):
             supports.append(Support(passage=n, start=j.span[0], end=j.span[1], score=j.score))
+        elif not j.supported and j.reason:
+            why_not.append(f"[{n}]: {j.reason}")
+        else:
+            why_not.append(f"[{n}] is dated {by_n[n].published or 'without a date'}")
     if supports:
         return SentenceVerdict(claim, "supported", tuple(s.passage for s in supports), tuple(supports))
     if len(valid) > 1:
@@ -350,7 +471,7 @@ def _verdict(
             (Support(passage=p.n, start=j.span[0], end=j.span[1], score=j.score),),
             reason="cited " + (", ".join(f"[{n}]" for n in cited) if cited else "nothing") + f"; supported by [{p.n}]",
         )
-    why = "no citation" if not cited else ("citation out of range" if not valid else "cited passages do not support it")
+    why = "no citation" if not cited else ("citation out of range" if not valid else "; ".join(why_not))
     return SentenceVerdict(claim, "unsupported", cited, (), reason=why)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterator, Sequence
+from datetime import date
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
@@ -63,7 +64,7 @@ class ScriptedGenerator(Generator):
         self.queue.extend(texts)
         return self
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], *, reference: date | None = None) -> Iterator[str]:
         self.history.append((question, list(passages)))
         reply = self.queue.pop(0)
         if isinstance(reply, Exception):

@@ -243,8 +243,10 @@ def ask(
               help="Gold set (JSONL); default: the bundled set over the sample article.")
 @click.option("--corpus", help="Corpus to evaluate (as the global --corpus).")
 @click.option("--generator", help="extractive (default), openai or local.")
-@click.option("--judge", type=click.Choice(["offline", "llm"]), default="offline", show_default=True,
-              help="Support judge for citation metrics (llm: the OpenAI-compatible endpoint of the settings, cached).")
+@click.option("--judge", type=click.Choice(["verifier", "independent", "lexical", "relations", "llm", "offline"]),
+              default="verifier", show_default=True,
+              help="Support judge for citation metrics: the engine's own verifier, the other offline judge "
+                   "(independent), one by name, or llm (the OpenAI-compatible endpoint of the settings, cached).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True)
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="summary.json of an earlier run.")
 @click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [min] table.")
@@ -267,7 +269,7 @@ def eval_command(
 
     from evals import gate, report
     from evals.gold import load_gold, sample_gold
-    from evals.judge import make_judge
+    from evals.judge import judge_note, make_judge
     from evals.run import run, summarize
     from rag.pipeline import Engine
 
@@ -286,7 +288,8 @@ def eval_command(
 
     fit = agreement(supports)
     meta = {"gold": str(gold_path), "corpus": settings.corpus, "generator": engine.generator.name,
-            "judge": judge, "seconds": round(time.perf_counter() - started, 1),
+            "judge": judge, "verifier": settings.verifier, "citations_checked_by": judge_note(supports, settings),
+            "seconds": round(time.perf_counter() - started, 1),
             "judge_agreement": f"precision {fit['precision']:.3f}, recall {fit['recall']:.3f}, "
             f"accuracy {fit['accuracy']:.3f} on {fit['pairs']} labelled pairs"}
     report.write(out, results, summary, meta)

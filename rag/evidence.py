@@ -1,8 +1,9 @@
 """Score the sentences of retrieved passages as answers to a question.
 
-Shared by the extractive generator (which quotes the best sentences) and by
-the refusal decision (weak best evidence means the articles do not say).
-A sentence scores by the IDF-weighted share of the question's content words it
+The word-level first stage, shared by the extractive reader (which reads the
+best of these sentences for meaning: :mod:`rag.reader`) and by the pipeline's
+floor (no sentence sharing the question's key words means nothing relevant was
+found). Sentences are cut to what may be quoted (:func:`quote_spans`). A sentence scores by the IDF-weighted share of the question's content words it
 contains, with IDF over the retrieved sentences so that the words that single
 out an answer weigh most; passage rank breaks near-ties of the score and
 weighs more in the order in which sentences are quoted.

@@ -13,8 +13,10 @@ answer. The reader adds signals that see meaning:
 * whether its article falls in the question's time frame ("this week",
   "in 2021", read against the reference date).
 
-The same signals decide answerability: the articles answer when a sentence on
-the question's subject also holds the kind of thing asked for.
+The answer is the thing of the asked kind that the relevant sentences agree on
+(relevance-weighted votes across passages); answerability is the relevance of
+the best sentence that names it. Weights and the threshold were set on the dev
+set (README "Answer-engine figures" has the sweep).
 """
 
 from __future__ import annotations
@@ -37,8 +39,7 @@ Embed = Callable[[list[str]], "np.ndarray"]
 # How many sentences, best by word overlap and rank, are read for meaning:
 # reading is the costly part (an embedding and a parse each).
 CANDIDATES = 16
-# Weights of the reading score; see README "How answering works" for how they
-# were chosen on the dev set.
+# Weights of the relevance score, chosen on the dev set (README "Answer-engine figures").
 W_COVER = 1.0
 W_SIMILAR = 1.0
 KIND_BONUS = 0.35
@@ -46,7 +47,7 @@ FRAME_BONUS = 0.15
 OUT_OF_FRAME = 0.6
 RANK_PRIOR = 0.06
 # Below this answerability the extractive answer is that the articles do not say
-# (calibrated on the dev set; README "Refusals").
+# (calibrated on the dev set: README "Answer-engine figures").
 ANSWERABLE = 0.4
 # A sentence with fewer content words than this beyond the question's own restates it.
 RESTATE_NEW_WORDS = 3

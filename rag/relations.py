@@ -140,12 +140,14 @@ class RelationJudge(SupportJudge):
         the relation checks to run (all by default; the fixture report runs each alone)."""
         self.first = first or LexicalJudge(negation=False)
         self.checks = tuple(checks) if checks is not None else tuple(CHECKS)
+        # First-pass judgements made by prepare(), used once by judge().
+        self._prepared: dict[tuple[str, str], Judgement] = {}
 
     def prepare(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Parse, in one batch, the claims and the passage sentences the first pass matches."""
+        self._prepared = {pair: self.first.judge(*pair) for pair in dict.fromkeys(pairs)}
         texts = []
-        for claim, passage in pairs:
-            j = self.first.judge(claim, passage)
+        for (claim, passage), j in self._prepared.items():
             if j.supported and not _quoted(claim, passage):
                 texts += [claim, passage[j.span[0] : j.span[1]] if j.span[1] > j.span[0] else passage]
         if texts:
@@ -153,7 +155,7 @@ class RelationJudge(SupportJudge):
 
     def judge(self, claim: str, passage: str) -> Judgement:
         """Judge ``claim`` against ``passage``: the first pass, then the relation checks."""
-        j = self.first.judge(claim, passage)
+        j = self._prepared.pop((claim, passage), None) or self.first.judge(claim, passage)
         if not j.supported or _quoted(claim, passage):
             return j  # a verbatim quote cannot misread the passage's relations
         window = passage[j.span[0] : j.span[1]] if j.span[1] > j.span[0] else passage

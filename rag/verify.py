@@ -328,7 +328,6 @@ def clauses(sentence: str) -> list[tuple[str, tuple[int, ...]]]:
         return [split_claim(sentence)]
     tail, cited = split_claim(sentence[pos:])
     parts.append((tail, cited))
-    # A part without markers of its own takes the next part's ("X, while Y [2]").
     return [(_CLAUSE_LEAD.sub("", _CITE.sub("", text)).strip(" ,;"), nums) for text, nums in parts]
 
 
@@ -440,12 +439,12 @@ def _verdict(
     why_not: list[str] = []
     for n in valid:
         j = judge.judge(body, by_n[n].text)
-        if j.supported and dated_ok(by_n[n]):
-            supports.append(Support(passage=n, start=j.span[0], end=j.span[1], score=j.score))
-        elif not j.supported and j.reason:
-            why_not.append(f"[{n}]: {j.reason}")
-        else:
+        if not j.supported:
+            why_not.append(f"[{n}]: {j.reason or 'not supported'}")
+        elif not dated_ok(by_n[n]):
             why_not.append(f"[{n}] is dated {by_n[n].published or 'without a date'}")
+        else:
+            supports.append(Support(passage=n, start=j.span[0], end=j.span[1], score=j.score))
     if supports:
         return SentenceVerdict(claim, "supported", tuple(s.passage for s in supports), tuple(supports))
     if len(valid) > 1:

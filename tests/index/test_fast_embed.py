@@ -234,3 +234,13 @@ def test_int8_is_the_same_model_but_another_embedding(built: tuple[Path, int]) -
     # Close (it is the same network) but outside the tolerance that would let it share
     # corpora with torch: hence its own embedder id.
     assert 0.97 <= cos.mean() < MEAN_COS, cos.mean()
+
+
+def test_a_variant_that_cannot_run_is_refused_before_anything_is_recorded(tmp_path: Path) -> None:
+    # The fast variants run the bundled model only: a custom model with one is refused
+    # before the corpus records an embedder id that no runnable setting would match.
+    bad = load_settings(data_dir=tmp_path, corpus="custom", embed_model="/models/other", embed_variant="onnx-int8")
+    with pytest.raises(ConfigError, match="bundled all-MiniLM-L6-v2 only"):
+        ingest(sorted(Path(sample_dir()).glob("*.txt")), bad)
+    assert "custom" not in ChunkStore(load_settings(data_dir=tmp_path, corpus="custom")).corpora()
+    assert embedder_id(load_settings(embed_model="/models/other")) == "local:/models/other"

@@ -29,6 +29,7 @@ from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import MetadataMode, TextNode
 
 from index.embed import settings_for
+from index.keywords import KeywordLog, KeywordRow
 from rag.errors import BackendError, BackendUnavailable, ConfigError, IndexNotFound, RagError
 from rag.settings import Settings
 
@@ -223,7 +224,7 @@ class ChunkStore:
         """
         col = self.collection()
         limit = self.client.get_max_batch_size()
-        self._bump_version()
+        before, _ = self._bump_version()
         for i in range(0, len(nodes), limit):
             part = nodes[i : i + limit]
             col.upsert(
@@ -235,7 +236,9 @@ class ChunkStore:
         stale = list(stale_ids)
         if stale:
             col.delete(ids=stale)
-        self._bump_version()
+        _, after = self._bump_version()
+        rows = [KeywordRow.from_meta(n.node_id, n.get_content(metadata_mode=MetadataMode.NONE), n.metadata) for n in nodes]
+        self.keywords().apply(rows, stale, expected=before, version=after)
 
     @_guarded
     def copy_to(self, target: ChunkStore, batch: int = 1000) -> int:
@@ -260,9 +263,9 @@ class ChunkStore:
     def delete_chunks(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
-            self._bump_version()
+            before, _ = self._bump_version()
             self.collection().delete(ids=list(ids))
-            self._bump_version()
+            self.keywords().apply([], ids, expected=before, version=self._bump_version()[1])
 
     @_guarded
     def delete_articles(self, where: Mapping[str, Any]) -> tuple[int, int]:
@@ -272,10 +275,10 @@ class ChunkStore:
         ids = res["ids"]
         articles = {m["document_id"] for m in res["metadatas"]}
         if ids:
-            self._bump_version()
+            before, _ = self._bump_version()
             for i in range(0, len(ids), self.client.get_max_batch_size()):
                 col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
-            self._bump_version()
+            self.keywords().apply([], ids, expected=before, version=self._bump_version()[1])
         return len(articles), len(ids)
 
     def delete_article(self, article_id: str) -> tuple[int, int]:
@@ -292,14 +295,23 @@ class ChunkStore:
         col = self.client.get_collection(self.settings.corpus)
         return str((col.metadata or {}).get("version", "0"))
 
+    def keywords(self) -> KeywordLog:
+        """The corpus's keyword log (:mod:`rag.bm25`), kept beside the store in the data dir
+        and written in the same call as each change to the store."""
+        return KeywordLog(self.settings.data_dir / "bm25" / f"{self.settings.corpus}.sqlite")
+
     @_guarded
-    def _bump_version(self) -> None:
+    def _bump_version(self) -> tuple[str, str]:
         # Bumped before and after each change: a reader that built a derived
         # index (BM25) while a change was under way sees a newer version later.
+        # Returns (previous, new): the keyword log is stamped with the new version
+        # only if it matched the one before the change.
         col = self.collection()
+        previous = self.version()
         meta = dict(col.metadata or {})
         meta["version"] = uuid.uuid4().hex
         col.modify(metadata=meta)
+        return previous, meta["version"]
 
     @_guarded
     def iter_chunks(self, batch: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:

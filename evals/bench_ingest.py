@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         again = ingest(args.paths, settings, store=store)
 
         # A uniform sample of the very chunks the pipeline embedded.
-        texts = [doc for doc, _, _ in store.dump().values()]
+        texts = [text for _, text, _ in store.iter_chunks()]
         rng = random.Random(0)
         sample = rng.sample(texts, max(1, int(len(texts) * args.raw_sample)))
         embedder = make_embedder(settings)

@@ -10,10 +10,12 @@ place; a run killed at any point and run again converges to the same store.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -106,8 +108,9 @@ def ingest(
         chunker = Chunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
         lazy = _LazyEmbedder(settings, embedder)
         near = _LazyNearDuplicates(store, settings.near_duplicate_threshold)
-        for window in _windows(iter_articles(paths, settings), report):
-            _ingest_window(window, settings, store, chunker, lazy, near, pipeline, report, progress)
+        with _Behind() as behind:
+            for window in _windows(iter_articles(paths, settings), report):
+                _ingest_window(window, settings, store, chunker, lazy, near, pipeline, report, progress, behind)
         report.embed_seconds = lazy.seconds
     report.seconds = time.perf_counter() - started
     return report
@@ -139,6 +142,7 @@ def _ingest_window(
     pipeline: str,
     report: IngestReport,
     progress: Callable[[int], Progress] | None,
+    behind: _Behind,
 ) -> None:
     report.articles_seen += len(docs)
     # The same article twice in one input: the last occurrence is the one kept.
@@ -164,7 +168,8 @@ def _ingest_window(
             continue
         if state is not None and _only_stale_tail(state, content_hash):
             # A crash after the new version's upsert but before the old tail's delete.
-            store.delete_chunks([f"{doc.id_}:{i}" for i in state.chunk_hashes if i >= state.n_chunks])
+            tail = [f"{doc.id_}:{i}" for i in state.chunk_hashes if i >= state.n_chunks]
+            behind.run(functools.partial(store.delete_chunks, tail))
             report.repaired += 1
             done_one()
             continue
@@ -212,9 +217,11 @@ def _ingest_window(
         nodes[0].metadata["minhash"] = dedup.encode(sig)
         pending.append((doc, nodes, state))
         if sum(len(n) for _, n, _ in pending) >= WRITE_BATCH:
-            _flush(pending, store, embedder, report, tick)
+            behind.run(functools.partial(_flush, pending, store, embedder, report, tick))
             pending = []
-    _flush(pending, store, embedder, report, tick)
+    behind.run(functools.partial(_flush, pending, store, embedder, report, tick))
+    # The next window reads the store's state of its articles: this one's writes must be in it.
+    behind.wait()
     if cleaner is not None:
         for rule, n in cleaner.report.lines.items():
             report.cleaning.lines[rule] += n
@@ -275,6 +282,46 @@ def _content_hash(doc: Document, pipeline: str) -> str:
     meta = {k: v for k, v in doc.metadata.items() if k not in ("path", "line")}
     basis = json.dumps([pipeline, doc.text, meta], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+class _Behind:
+    """Runs one step (embed a batch and write it) in a worker thread while the caller
+    cleans and chunks the next batch: the model and Chroma's writer spend their time
+    outside the interpreter, so loading and chunking use the core they leave.
+
+    At most one step is in flight (memory stays flat), steps run in order (a crash
+    leaves what a sequential ingest would), and a step's error is raised in the caller
+    at its next call.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
+        self._step: Future[None] | None = None
+
+    def run(self, step: Callable[[], None]) -> None:
+        """Wait for the step in flight, then start ``step``."""
+        self.wait()
+        self._step = self._pool.submit(step)
+
+    def wait(self) -> None:
+        """Wait for the step in flight; raise its error, if any."""
+        step, self._step = self._step, None
+        if step is not None:
+            step.result()
+
+    def __enter__(self) -> _Behind:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+            elif self._step is not None:
+                # Let the write in flight finish (the store stays as a sequential ingest
+                # leaves it) without hiding the error already on its way up.
+                self._step.exception()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class _LazyEmbedder:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -102,6 +103,7 @@ class Reader:
         reader uses word overlap, answer kind and time frame only."""
         self.embed = embed
         self.candidates = candidates
+        self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reader")
 
     def read(self, question: str, passages: Sequence[Passage], reference: date | None = None) -> Read:
         """Score the candidate sentences of ``passages`` as answers to ``question``."""
@@ -113,16 +115,21 @@ class Reader:
         pool = _pool(ranked, self.candidates)
         texts = [c.text for c in pool]
         sims: list[float | None] = [None] * len(pool)
+        # Named entities are read while the embedder runs: both are the costly part of
+        # reading, the embedder works outside the interpreter, and which sentences vote
+        # is only known after it. So every pool sentence is read; few more than vote.
+        pending = self._workers.submit(entities, texts) if kind != "thing" else None
         if self.embed is not None:
             vectors = self.embed([question, *texts])
             q, rest = vectors[0], vectors[1:]
             sims = [float(np.dot(q, v)) for v in rest]
         q_words = _question_words(question)
         rels = [self._relevance(c, sim, q_words, frame) for c, sim in zip(pool, sims)]
-        # Named entities (the costly part) only for the sentences relevant enough to
-        # vote: the best ones, and the ones beside them, where news often names the answer.
-        read_ents = _worth_reading(pool, rels) if kind != "thing" else set()
-        found = dict(zip(sorted(read_ents), entities([texts[i] for i in sorted(read_ents)])))
+        # Entities count only in the sentences relevant enough to vote: the best ones,
+        # and the ones beside them, where news often names the answer.
+        read_ents = _worth_reading(pool, rels) if pending is not None else set()
+        every = pending.result() if pending is not None else []
+        found = {i: every[i] for i in sorted(read_ents)}
         partial = []
         votes: dict[str, float] = {}
         for i, (cand, sim, rel) in enumerate(zip(pool, sims, rels)):

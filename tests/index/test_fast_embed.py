@@ -93,6 +93,16 @@ def test_length_sorted_batches_keep_input_order(built: tuple[Path, int]) -> None
     assert np.allclose(together, alone, atol=1e-5)
 
 
+def test_batches_share_one_padded_width_and_keep_the_size_cap() -> None:
+    lengths = [3, 7, 9, 12, 15, 16, 17, 60, 5, 6]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches = list(fast_embed._batches(order, lengths, 3))
+    assert [i for b in batches for i in b] == order  # every text once, in length order
+    for b in batches:
+        assert len(b) <= 3 and len({fast_embed._padded(lengths[i]) for i in b}) == 1
+    assert [fast_embed._padded(n) for n in (1, 8, 9, 60)] == [8, 8, 16, 64]
+
+
 @pytest.mark.slow
 def test_cache_is_built_once_and_reused(built: tuple[Path, int]) -> None:
     data_dir, builds = built

@@ -189,3 +189,33 @@ def test_boilerplate_is_cleaned_before_chunking(tmp_path: Path, small_settings: 
     recs[0]["text"] = str(recs[0]["text"]) + "\n\nSign up for our daily newsletter here."
     ingest([write_jsonl(tmp_path / "a.jsonl", recs)], small_settings)
     assert not any("newsletter" in t for t, _, _ in ChunkStore(small_settings).dump().values())
+
+
+def test_a_failed_write_stops_ingest_and_keeps_the_batches_before_it(
+    tmp_path: Path, small_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches are embedded and written behind the chunking of the next one: a failure
+    # there still stops the ingest with its own error, and what was written stays whole.
+    monkeypatch.setattr("index.ingest.WRITE_BATCH", 4)
+    writes = []
+    real_write = ChunkStore.write
+
+    def failing_write(self: ChunkStore, nodes: list, *args: object, **kwargs: object) -> None:
+        if len(writes) == 2:
+            raise OSError("disk full")
+        real_write(self, nodes, *args, **kwargs)
+        writes.append({n.metadata["document_id"] for n in nodes})
+
+    monkeypatch.setattr(ChunkStore, "write", failing_write)
+    path = write_jsonl(tmp_path / "a.jsonl", [article(i) for i in range(8)])
+    with pytest.raises(OSError, match="disk full"):
+        ingest([path], small_settings)
+    monkeypatch.setattr(ChunkStore, "write", real_write)
+    store = ChunkStore(small_settings)
+    written = set().union(*writes)
+    states = store.article_states(sorted(written))
+    assert written and all(states[k].complete for k in written)
+    assert store.counts()[0] == len(written)  # nothing of the failed batch or after it
+    # The next run completes what the failed one did not reach.
+    report = ingest([path], small_settings)
+    assert report.unchanged == len(written) and report.added == 8 - len(written)

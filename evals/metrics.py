@@ -261,6 +261,23 @@ def bootstrap_ci(
     return sum(values) / n, lo, hi
 
 
+def wilson_ci(successes: int, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (scipy's): unlike a bootstrap, it does not
+    collapse to a point when every question succeeds or every one fails."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def mean_ci(values: Sequence[float], *, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and confidence interval: Wilson's for yes/no values, else the bootstrap's."""
+    if values and all(v in (0.0, 1.0) for v in values):
+        hits = int(sum(values))
+        return (hits / len(values), *wilson_ci(hits, len(values), level=level))
+    return bootstrap_ci(values, level=level)
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-quantile (0..1) of ``values`` by linear interpolation; None when empty."""
     ordered = sorted(values)

@@ -23,11 +23,11 @@ from typing import Any
 from evals.gold import GoldQuestion
 from evals.metrics import (
     Supports,
-    bootstrap_ci,
     citation_scores,
     contains_answer,
     evidence_recall,
     exact_match,
+    mean_ci,
     percentile,
     precision_recall,
     reciprocal_rank,
@@ -179,12 +179,13 @@ METRICS = (
 
 
 def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
-    """Means with 95% bootstrap CIs, refusal P/R, the 2x2 table, and per-question values."""
+    """Means with 95% CIs (Wilson's for yes/no metrics, bootstrap for graded ones), refusal
+    P/R, the 2x2 table, and per-question values."""
     summary: dict[str, Any] = {"questions": len(results), "metrics": {}}
     for name in METRICS:
         values = [r.metrics[name] for r in results if r.metrics.get(name) is not None]
         if values:
-            mean, lo, hi = bootstrap_ci([float(v) for v in values])  # type: ignore[arg-type]
+            mean, lo, hi = mean_ci([float(v) for v in values])  # type: ignore[arg-type]
             summary["metrics"][name] = {"mean": mean, "ci95": [lo, hi], "n": len(values)}
     refused = [bool(r.metrics["refused"]) for r in results]
     unanswerable = [not r.answerable for r in results]
@@ -195,7 +196,7 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "false_refusal_rate": _share([ref for ref, un in zip(refused, unanswerable) if not un]),
         "refused": sum(refused),
         "unanswerable": sum(unanswerable),
-        # Each a share of a subset of questions, so each gets the bootstrap of its subset.
+        # Each a share of a subset of questions, so each gets the interval of its subset.
         "precision_ci95": _ci([float(un) for ref, un in zip(refused, unanswerable) if ref]),
         "recall_ci95": _ci([float(ref) for ref, un in zip(refused, unanswerable) if un]),
         "false_refusal_rate_ci95": _ci([float(ref) for ref, un in zip(refused, unanswerable) if not un]),
@@ -272,7 +273,7 @@ def _by_answerability(results: Sequence[QuestionResult]) -> dict[str, dict[str, 
 
 
 def _ci(values: Sequence[float]) -> list[float] | None:
-    return list(bootstrap_ci(values)[1:]) if values else None
+    return list(mean_ci(values)[1:]) if values else None
 
 
 def _share(flags: Sequence[bool]) -> float | None:

@@ -30,7 +30,7 @@ from index import dedup
 from index.chunk import Chunker
 from index.clean import BoilerplateCleaner, CleanReport
 from index.embed import embedder_id, make_embedder
-from index.load import Skipped, iter_articles
+from index.load import LoadItem, Skipped, iter_articles
 from index.store import ArticleState, ChunkStore
 from rag.errors import BackendError, InputError
 from rag.settings import Settings
@@ -98,6 +98,19 @@ def ingest(
     returns a callback that receives how many of them are done.
     Bad files and records are collected in the report; everything else is stored.
     """
+    return ingest_items(iter_articles(paths, settings), settings, store=store, embedder=embedder, progress=progress)
+
+
+def ingest_items(
+    items: Iterable[LoadItem],
+    settings: Settings,
+    *,
+    store: ChunkStore | None = None,
+    embedder: BaseEmbedding | None = None,
+    progress: Callable[[int], Progress] | None = None,
+) -> IngestReport:
+    """Ingest articles already loaded (files read, pages fetched): documents are stored,
+    problems and skips go to the report, as :func:`ingest` does for paths."""
     started = time.perf_counter()
     store = store or ChunkStore(settings)
     report = IngestReport()
@@ -109,7 +122,7 @@ def ingest(
         lazy = _LazyEmbedder(settings, embedder)
         near = _LazyNearDuplicates(store, settings.near_duplicate_threshold)
         with _Behind() as behind:
-            for window in _windows(iter_articles(paths, settings), report):
+            for window in _windows(iter(items), report):
                 _ingest_window(window, settings, store, chunker, lazy, near, pipeline, report, progress, behind)
         report.embed_seconds = lazy.seconds
     report.seconds = time.perf_counter() - started

@@ -292,25 +292,37 @@ def _load_markdown(path: Path, text: str, settings: Settings) -> Document:
 
 
 def _load_html(path: Path, html: str, settings: Settings) -> Document:
+    return document_from_html(html, origin=path, fallback_key=str(path.resolve()), settings=settings)
+
+
+def document_from_html(
+    html: str, *, origin: Path | str, settings: Settings, url: str | None = None, fallback_key: str | None = None
+) -> Document:
+    """The article in a web page (trafilatura's main-text extraction and metadata).
+
+    ``origin`` names the input in errors (a file, or the URL fetched); ``url``, when the
+    page was fetched, is its address (the page's own canonical URL wins if it declares
+    one); without either, the article is keyed by ``fallback_key``.
+    """
     import trafilatura
 
     extracted = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=True
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True
     )
     if extracted is None or not (extracted.text or "").strip():
-        raise InputError(path, "no article text found in the HTML")
-    url = _str_or_none(extracted.url)
+        raise InputError(origin, "no article text found in the HTML")
+    page_url = _str_or_none(extracted.url) or url
     author = _str_or_none(extracted.author)
     return _document(
-        path=path,
+        path=origin,
         line=None,
         text=extracted.text,
-        key=article_key(url, str(path.resolve())),
+        key=article_key(page_url, fallback_key or str(origin)),
         article_id=None,
-        url=url,
+        url=page_url,
         title=_str_or_none(extracted.title),
         source=_str_or_none(extracted.sitename) or _str_or_none(extracted.hostname),
-        published=_parse_date(path, extracted.date, None),
+        published=_parse_date(origin, extracted.date, None),
         authors=[a.strip() for a in author.split(";")] if author else [],
         settings=settings,
     )
@@ -351,7 +363,7 @@ def _load_pdf(path: Path, data: bytes, settings: Settings) -> Document:
 
 def _document(
     *,
-    path: Path,
+    path: Path | str,
     line: int | None,
     text: str,
     key: str,
@@ -388,12 +400,12 @@ def _document(
     return Document(id_=key, text=text, metadata=metadata)
 
 
-def _title_from_text(text: str, path: Path) -> str:
+def _title_from_text(text: str, path: Path | str) -> str:
     first = text.strip().split("\n", 1)[0]
     if len(first) <= 100:
         return first
     cut = first[:100].rsplit(" ", 1)[0]
-    return f"{cut}…" if cut else path.stem
+    return f"{cut}…" if cut else (path.stem if isinstance(path, Path) else path)
 
 
 def _domain(url: str) -> str:
@@ -410,7 +422,7 @@ def _str_or_none(value: Any) -> str | None:
     return value or None
 
 
-def _parse_date(path: Path, value: Any, line: int | None) -> date | None:
+def _parse_date(path: Path | str, value: Any, line: int | None) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

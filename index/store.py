@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
+import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -33,6 +35,7 @@ from index.keywords import KeywordLog, KeywordRow
 from rag.errors import BackendError, BackendUnavailable, ConfigError, IndexNotFound, RagError
 from rag.settings import Settings
 
+log = logging.getLogger(__name__)
 _READ_BATCH = 500
 
 
@@ -176,7 +179,7 @@ class ChunkStore:
                     self._collection = self.client.get_collection(name)
             except chromadb.errors.NotFoundError as exc:
                 raise IndexNotFound(
-                    f"Corpus '{name}' has no articles yet: run `rag ingest PATH --corpus {name}`"
+                    f"Corpus '{name}' has no articles yet: run `rag --corpus {name} ingest PATH`"
                 ) from exc
         if embedder is not None:
             stored = (self._collection.metadata or {}).get("embedder")
@@ -238,7 +241,7 @@ class ChunkStore:
             col.delete(ids=stale)
         _, after = self._bump_version()
         rows = [KeywordRow.from_meta(n.node_id, n.get_content(metadata_mode=MetadataMode.NONE), n.metadata) for n in nodes]
-        self.keywords().apply(rows, stale, expected=before, version=after)
+        self._log_change(rows, stale, expected=before, version=after)
 
     @_guarded
     def copy_to(self, target: ChunkStore, batch: int = 1000) -> int:
@@ -265,7 +268,7 @@ class ChunkStore:
         if ids:
             before, _ = self._bump_version()
             self.collection().delete(ids=list(ids))
-            self.keywords().apply([], ids, expected=before, version=self._bump_version()[1])
+            self._log_change([], ids, expected=before, version=self._bump_version()[1])
 
     @_guarded
     def delete_articles(self, where: Mapping[str, Any]) -> tuple[int, int]:
@@ -278,7 +281,7 @@ class ChunkStore:
             before, _ = self._bump_version()
             for i in range(0, len(ids), self.client.get_max_batch_size()):
                 col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
-            self.keywords().apply([], ids, expected=before, version=self._bump_version()[1])
+            self._log_change([], ids, expected=before, version=self._bump_version()[1])
         return len(articles), len(ids)
 
     def delete_article(self, article_id: str) -> tuple[int, int]:
@@ -299,6 +302,15 @@ class ChunkStore:
         """The corpus's keyword log (:mod:`rag.bm25`), kept beside the store in the data dir
         and written in the same call as each change to the store."""
         return KeywordLog(self.settings.data_dir / "bm25" / f"{self.settings.corpus}.sqlite")
+
+    def _log_change(self, rows: list[KeywordRow], removed: Sequence[str], *, expected: str, version: str) -> None:
+        try:
+            self.keywords().apply(rows, removed, expected=expected, version=version)
+        except (sqlite3.Error, OSError) as exc:
+            # The log is derived from the store, which holds the change already: an unwritable
+            # log stays behind and the next searcher rebuilds it from Chroma.
+            log.warning("Could not record the change in the keyword log %s (%s); it will be rebuilt",
+                        self.keywords().path, exc)
 
     @_guarded
     def _bump_version(self) -> tuple[str, str]:

@@ -267,9 +267,14 @@ _FACTORIES: dict[str, GeneratorFactory] = {
 }
 
 
+def known_generators() -> list[str]:
+    """Names a ``generator`` setting may take."""
+    return sorted(_FACTORIES)
+
+
 def make_generator(settings: Settings, reader: Reader | None = None) -> Generator:
     """Build the generator the settings name; ``reader`` serves the extractive one."""
     factory = _FACTORIES.get(settings.generator)
     if factory is None:
-        raise ConfigError(f"Unknown generator '{settings.generator}'; known: {', '.join(sorted(_FACTORIES))}")
+        raise ConfigError(f"Unknown generator '{settings.generator}'; known: {', '.join(known_generators())}")
     return factory(settings, reader or Reader())

@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         description="Where rate-limit counters live: 'memory://' (per replica) or e.g. "
         "'redis://host:6379' (shared by all replicas).",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or networks, e.g. '10.0.0.0/8') of the reverse proxies in front of the server: "
+        "only a request from one of them has its client taken from X-Forwarded-For, so users behind a portal "
+        "get a rate limit each. Empty: the header is ignored.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS), e.g. ['https://portal.example']."
     )
@@ -196,6 +202,22 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Map of our field names (id, url, title, source, published, authors, text) "
         "to the names used in your JSONL, e.g. {text = 'body'}.",
+    )
+    feeds: list[str] = Field(
+        default_factory=list,
+        description="RSS/Atom feed URLs that `rag sync` reads (with any given by --feed or --feeds-file).",
+    )
+    fetch_timeout: float = Field(
+        15.0, gt=0, le=300, description="Seconds a web page, feed or robots.txt may take to arrive."
+    )
+    fetch_max_mb: float = Field(10.0, gt=0, description="Web pages and feeds larger than this are refused.")
+    fetch_delay: float = Field(
+        1.0, ge=0, le=60, description="Seconds between two requests to the same host."
+    )
+    fetch_private_hosts: bool = Field(
+        False,
+        description="Allow fetching from loopback and private-network addresses (off: a URL given to the "
+        "API cannot make the server read its own network).",
     )
 
     @field_validator("corpus")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.errors import (
@@ -40,8 +40,9 @@ from rag.pipeline import Engine
 from rag.settings import Settings
 from rag.types import Answer, Filters
 from ui.auth import Auth, Caller, RateLimiter
-from ui.engines import Engines, log_answer
+from ui.engines import Engines
 from ui.feedback import FeedbackStore
+from ui.openai_api import openai_error, openai_router
 from ui.render import answer_html, head, passages_html, static
 
 log = logging.getLogger("rag.api")
@@ -86,27 +87,6 @@ class AskIn(BaseModel):
     stream: bool = False
 
 
-class ChatMessage(BaseModel):
-    """An OpenAI chat message (text content only)."""
-
-    role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        """The message's text, joining content parts."""
-        if isinstance(self.content, list):
-            return "".join(str(p.get("text", "")) for p in self.content if isinstance(p, dict))
-        return self.content or ""
-
-
-class ChatIn(BaseModel):
-    """``POST /v1/chat/completions`` (the fields we use; others are accepted and ignored)."""
-
-    model: str = "newsrag"
-    messages: list[ChatMessage]
-    stream: bool = False
-
-
 class ArticleIn(BaseModel):
     """An article posted as JSON to ``/api/ingest``."""
 
@@ -120,9 +100,13 @@ class ArticleIn(BaseModel):
 
 
 class IngestIn(BaseModel):
-    """``POST /api/ingest`` with JSON articles."""
+    """``POST /api/ingest``: articles as JSON, and/or URLs of pages and feeds to fetch."""
 
-    articles: list[ArticleIn]
+    articles: list[ArticleIn] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list, max_length=50, description="Article pages to fetch.")
+    feeds: list[str] = Field(
+        default_factory=list, max_length=10, description="RSS/Atom feeds whose new and changed articles to fetch."
+    )
 
 
 class FeedbackIn(BaseModel):
@@ -189,7 +173,9 @@ def create_app(settings: Settings) -> FastAPI:
     def throttle(key: str) -> None:
         wait = limiter.hit(key)
         if wait is not None:
-            raise HTTPException(429, f"Too many requests: try again in {wait:.0f} s")
+            seconds = max(1, math.ceil(wait))
+            raise HTTPException(429, f"Too many requests: try again in {seconds} s",
+                                headers={"Retry-After": str(seconds)})
 
     def limited(who: Caller = Depends(reader)) -> Caller:
         throttle(who.id)
@@ -219,19 +205,32 @@ def create_app(settings: Settings) -> FastAPI:
                              "ms": round((time.perf_counter() - started) * 1000, 1)}))
         return response
 
+    def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None,
+              code: str | None = None, param: str | None = None) -> JSONResponse:
+        # OpenAI clients read errors in OpenAI's shape; our own API keeps {"ok": false, "error"}.
+        if request.url.path.startswith("/v1/"):
+            return openai_error(status, message, code=code, param=param, headers=headers)
+        return JSONResponse({"ok": False, "error": message}, status_code=status, headers=headers)
+
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse({"ok": False, "error": str(exc)}, status_code=status)
+        return error(request, status, str(exc))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"ok": False, "error": exc.detail}, status_code=exc.status_code)
+        return error(request, exc.status_code, str(exc.detail), exc.headers,
+                     getattr(exc, "code", None), getattr(exc, "param", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"ok": False, "error": f"Invalid request: {problems}"}, status_code=422)
+        return error(request, 422, f"Invalid request: {problems}")
+
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(reader)])
+    def metrics() -> PlainTextResponse:
+        """Prometheus metrics (needs an API key when keys are set: give the scraper a read key)."""
+        return PlainTextResponse(engines.metrics.render(), media_type=engines.metrics.content_type)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -244,6 +243,8 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(403, f"This embed token is for corpus {who.corpus!r} only")
         return asked or who.corpus
 
+    app.include_router(openai_router(engines, limited, corpus_for))
+
     @app.post("/api/ask", response_model=None)
     def ask(body: AskIn, request: Request, who: Caller = Depends(limited)) -> Any:
         """A verified answer; ``stream`` (or ``Accept: text/event-stream``) sends server-sent events:
@@ -253,9 +254,9 @@ def create_app(settings: Settings) -> FastAPI:
         history = [(t.question, t.answer) for t in body.history]
         filters = body.filters.to_filters()
         if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_sse(engine, question, history, filters), media_type="text/event-stream")
+            return StreamingResponse(_sse(engine, question, history, filters, engines.answered), media_type="text/event-stream")
         answer = engine.ask(question, history, filters)
-        log_answer(answer, "api")
+        engines.answered(answer, "api")
         return answer.to_dict()
 
     @app.get("/api/search")
@@ -303,8 +304,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/ingest", dependencies=[Depends(writer)])
     def ingest_json(body: IngestIn) -> dict[str, Any]:
-        """Ingest articles posted as JSON (the JSONL schema, one object per article)."""
-        return _report(engines.ingest_records([a.model_dump(exclude_none=True) for a in body.articles]))
+        """Ingest articles posted as JSON (the JSONL schema, one object per article), and the
+        pages at ``urls`` and the new and changed articles of ``feeds``, fetched politely."""
+        if not (body.articles or body.urls or body.feeds):
+            raise HTTPException(422, "Give articles, urls or feeds")
+        out: dict[str, Any] = {}
+        if body.articles:
+            out = _report(engines.ingest_records([a.model_dump(exclude_none=True) for a in body.articles]))
+        if body.urls or body.feeds:
+            fetched, report = engines.ingest_web(body.urls, body.feeds)
+            web = _report(report)
+            web["fetched"] = {"feeds": fetched.feeds, "feeds_unchanged": fetched.feeds_unchanged,
+                              "pages": fetched.pages, "pages_unchanged": fetched.pages_unchanged}
+            web["errors"] = [str(e) for e in fetched.errors] + web["errors"]
+            web["ok"] = web["ok"] and not fetched.errors
+            out = _merge_reports(out, web) if out else web
+        return out
 
     @app.post("/api/ingest/file", dependencies=[Depends(writer)])
     def ingest_file(file: UploadFile = File(...)) -> dict[str, Any]:
@@ -314,33 +329,6 @@ def create_app(settings: Settings) -> FastAPI:
             path = staging / name
             path.write_bytes(file.file.read())
             return _report(engines.ingest([path]))
-
-    @app.post("/v1/chat/completions", response_model=None)
-    def chat(body: ChatIn, who: Caller = Depends(limited)) -> Any:
-        """OpenAI-compatible: the last user message is the question, earlier turns the history.
-        The reply carries ``citations`` next to the message."""
-        turns = [m for m in body.messages if m.role in ("user", "assistant")]
-        if not turns or turns[-1].role != "user":
-            raise HTTPException(422, "The last message must be the user's question")
-        engine = engines.get(corpus_for(who, None))
-        question = engine.check_question(turns[-1].text())
-        history: list[tuple[str, str]] = []
-        for i in range(len(turns) - 1):
-            if turns[i].role == "user" and turns[i + 1].role == "assistant":
-                history.append((turns[i].text(), turns[i + 1].text()))
-        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        if body.stream:
-            return StreamingResponse(_openai_sse(engine, question, history, body.model, cid, created),
-                                     media_type="text/event-stream")
-        answer = engine.ask(question, history)
-        log_answer(answer, "api")
-        return {
-            "id": cid, "object": "chat.completion", "created": created, "model": body.model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": answer.text}}],
-            "citations": [_citation(c) for c in answer.to_dict()["citations"]],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-        }
 
     @app.post("/api/feedback")
     def post_feedback(body: FeedbackIn, who: Caller = Depends(reader)) -> dict[str, Any]:
@@ -385,7 +373,7 @@ def create_app(settings: Settings) -> FastAPI:
                              "generator": answer.generator, "sources": answer.sources},
             }
 
-        return StreamingResponse(_sse(engine, question, history, Filters(), final, "embed"),
+        return StreamingResponse(_sse(engine, question, history, Filters(), engines.answered, final, "embed"),
                                  media_type="text/event-stream")
 
     _mount_chat(app, settings, engines, auth, limiter, feedback)
@@ -428,12 +416,6 @@ def _mount_chat(
 _CHAT_CSS = "#rag-panel { max-height: 78vh; overflow-y: auto; }"
 
 
-def _citation(c: dict[str, Any]) -> dict[str, Any]:
-    p = c["passage"]
-    return {"n": c["n"], "url": p["url"], "title": p["title"], "source": p["source"], "published": p["published"],
-            "deep_link": c["deep_link"], "quotes": [p["text"][s:e] for s, e in c["spans"]]}
-
-
 def _event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
@@ -443,6 +425,7 @@ def _sse(
     question: str,
     history: list[tuple[str, str]],
     filters: Filters,
+    answered: Callable[[Answer, str], None],
     final: Callable[[Answer], dict[str, Any]] = Answer.to_dict,
     channel: str = "api",
 ) -> Iterator[str]:
@@ -450,7 +433,7 @@ def _sse(
     try:
         for piece in engine.ask_stream(question, history, filters):
             if isinstance(piece, Answer):
-                log_answer(piece, channel)
+                answered(piece, channel)
                 yield _event("answer", final(piece))
             else:
                 yield _event("delta", {"text": piece})
@@ -462,29 +445,13 @@ def _sse(
         yield _event("error", {"ok": False, "error": "Internal error while answering (logged)"})
 
 
-def _openai_sse(
-    engine: Engine, question: str, history: list[tuple[str, str]], model: str, cid: str, created: int
-) -> Iterator[str]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(body, default=str)}\n\n"
-
-    yield chunk({"role": "assistant", "content": ""})
-    try:
-        for piece in engine.ask_stream(question, history):
-            if isinstance(piece, Answer):
-                # Drafts are not streamed here: an OpenAI client cannot take text back,
-                # so it receives only the verified answer.
-                log_answer(piece, "api")
-                yield chunk({"content": piece.text})
-                yield chunk({}, "stop", citations=[_citation(c) for c in piece.to_dict()["citations"]])
-    except RagError as exc:
-        yield chunk({"content": f"Error: {exc}"}, "stop")
-    except Exception:
-        log.exception("streamed chat completion failed")
-        yield chunk({"content": "Error: internal error while answering (logged)"}, "stop")
-    yield "data: [DONE]\n\n"
+def _merge_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {**a, **b, "ok": a["ok"] and b["ok"]}
+    for key in ("added", "updated", "unchanged", "chunks"):
+        out[key] = a[key] + b[key]
+    for key in ("near_duplicates", "errors"):
+        out[key] = a[key] + b[key]
+    return out
 
 
 def _report(report: IngestReport) -> dict[str, Any]:

@@ -19,17 +19,18 @@ from typing import Any
 import gradio as gr
 
 from evals.gold import load_gold, sample_gold
-from index.load import sample_dir
+from index.load import SUFFIXES, sample_dir
 from rag.errors import InputError, RagError
 from rag.settings import Settings
 from rag.types import Answer, Filters
 from ui.auth import RateLimiter
-from ui.engines import Engines, log_answer
+from ui.engines import Engines
 from ui.feedback import FeedbackStore
 from ui.render import answer_html, panel_html
 
 log = logging.getLogger("rag.chat")
-UPLOAD_TYPES = [".jsonl", ".txt", ".md", ".html", ".htm", ".pdf"]
+# What ingest reads is what the chat takes: one table, in index/load.py.
+UPLOAD_TYPES = sorted(SUFFIXES)
 _OOPS = "Something went wrong on our side (it has been logged). Please try again."
 
 
@@ -91,10 +92,12 @@ def build_chat(
         if upload:
             with gr.Accordion("Add articles", open=False):
                 gr.Markdown(
-                    f"JSONL, .txt, .md, .html or .pdf, up to {settings.max_request_mb:g} MB each; "
-                    "searchable as soon as they are added."
+                    f"JSONL, .txt, .md, .html or .pdf, up to {settings.max_request_mb:g} MB each, or the "
+                    "URLs of article pages (fetched, their main text kept); searchable as soon as they are added."
                 )
                 files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Files", elem_id="rag-files")
+                urls = gr.Textbox(label="Or web pages: their URLs, one per line", lines=2, elem_id="rag-urls",
+                                  placeholder="https://…")
                 add = gr.Button("Add to corpus", elem_id="rag-add")
                 upload_note = gr.Markdown(elem_id="rag-upload-note")
 
@@ -125,7 +128,7 @@ def build_chat(
                                        + ' <span class="rag-meta">checking citations…</span>'}
                         yield "", history, done, gr.skip()
                 assert final is not None
-                log_answer(final, "chat")
+                engines.answered(final, "chat")
                 message = answer_html(final, turn)
             except RagError as exc:
                 message = f"⚠️ {html.escape(str(exc))}"
@@ -179,18 +182,24 @@ def build_chat(
         corpus.change(on_corpus, corpus, [info, sources])
 
         if upload:
-            def on_upload(paths: list[str] | None, name: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            def on_upload(
+                paths: list[str] | None, pages: str, name: str, progress: gr.Progress = gr.Progress()
+            ) -> tuple[Any, ...]:
                 try:
-                    note = _ingest(engines, settings, paths or [], name, progress)
+                    addresses = [u.strip() for u in (pages or "").splitlines() if u.strip()]
+                    notes = [_ingest(engines, settings, paths, name, progress)] if paths or not addresses else []
+                    if addresses:
+                        notes.append(_ingest_pages(engines, addresses, name))
+                    note = "\n\n".join(notes)
                 except RagError as exc:
                     note = f"⚠️ {exc}"
                 except Exception:
                     log.exception("upload failed")
                     note = f"⚠️ {_OOPS}"
                 text, choices = _corpus_view(engines, name)
-                return note, None, text, gr.Dropdown(choices=choices)
+                return note, None, "", text, gr.Dropdown(choices=choices)
 
-            add.click(on_upload, [files, corpus], [upload_note, files, info, sources])
+            add.click(on_upload, [files, urls, corpus], [upload_note, files, urls, info, sources])
     return demo
 
 
@@ -265,9 +274,19 @@ def _examples(settings: Settings, firsts: list[dict[str, Any]]) -> list[str]:
     return [f"What is the latest on: {m['title'].rstrip('…')}?" for m in newest[:3] if m.get("title")]
 
 
+def _ingest_pages(engines: Engines, urls: list[str], corpus: str) -> str:
+    fetched, report = engines.ingest_web(urls, [], corpus)
+    note = (f"Fetched {fetched.pages} page(s): added {report.added}, updated {report.updated}, "
+            f"unchanged {report.unchanged} article(s); {report.chunks_written} chunk(s) written.")
+    problems = [*fetched.errors, *report.errors]
+    if problems:
+        note += "\n\nNot added:\n" + "\n".join(f"- {html.escape(str(e))}" for e in problems)
+    return note
+
+
 def _ingest(engines: Engines, settings: Settings, paths: list[str], corpus: str, progress: gr.Progress) -> str:
     if not paths:
-        return "Choose files first."
+        return "Choose files or give URLs first."
     limit = settings.max_request_mb * 1024 * 1024
     for p in map(Path, paths):
         if p.suffix.lower() not in UPLOAD_TYPES:

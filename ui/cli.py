@@ -20,16 +20,39 @@ from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
 
+# Exit statuses: 0 done, 1 an error of ours (bad input, backend down), 2 a usage error
+# (click's), 3 `rag ask` refused: the articles do not answer the question.
+EXIT_ERROR, EXIT_REFUSED = 1, 3
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RagError as exc:
-            click.secho(f"Error: {exc}", fg="red", err=True)
-            sys.exit(1)
+            if ctx.meta.get("json"):
+                # A script asked for JSON: it gets JSON for the failure too, on stdout.
+                click.echo(json.dumps({"ok": False, "error": str(exc), "type": type(exc).__name__}))
+            else:
+                click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+
+
+def _note_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    ctx.meta["json"] = value  # read by _Group when an error ends the command
+    return value
+
+
+def _known_generator(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from rag.generators import known_generators
+
+    if value is not None and value not in known_generators():
+        raise click.BadParameter(f"'{value}' is not one of {', '.join(known_generators())}")
+    return value
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="newsrag", prog_name="rag")
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file.")
 @click.option("--corpus", help="Corpus (collection) name.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the store lives.")
@@ -47,8 +70,10 @@ def _settings(ctx: click.Context, **extra: Any) -> Settings:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1)
 @click.option("--sample", is_flag=True, help="Ingest the bundled sample article.")
+@click.option("--feed", "feeds", multiple=True, metavar="URL",
+              help="RSS/Atom feed whose linked articles to ingest (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
     "--skip-near-duplicates/--keep-near-duplicates",
@@ -57,21 +82,29 @@ def _settings(ctx: click.Context, **extra: Any) -> Settings:
 )
 @click.pass_context
 def ingest(
-    ctx: click.Context, paths: tuple[Path, ...], sample: bool, quiet: bool, skip_near_duplicates: bool | None
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    sample: bool,
+    feeds: tuple[str, ...],
+    quiet: bool,
+    skip_near_duplicates: bool | None,
 ) -> None:
     """Load, clean, chunk and embed the articles under PATHS.
 
-    PATHS are JSONL, .txt, .md, .html or .pdf files, or directories of them.
+    PATHS are JSONL, .txt, .md, .html or .pdf files, directories of them, or
+    http(s) URLs of article pages (fetched and their main text extracted).
     Unchanged articles are skipped; changed ones are replaced. The exit status
-    is 1 if any file or record could not be ingested (the rest is stored).
+    is 1 if any file, record or URL could not be ingested (the rest is stored).
     """
     from index.ingest import ingest as run_ingest
     from index.load import sample_dir
+    from index.web import ingest_web, is_url
 
     settings = _settings(ctx, skip_near_duplicates=skip_near_duplicates)
-    targets = list(paths) + ([sample_dir()] if sample else [])
-    if not targets:
-        raise click.UsageError("Give PATHS to ingest, or --sample")
+    urls = [p for p in paths if is_url(p)]
+    targets = [Path(p) for p in paths if not is_url(p)] + ([sample_dir()] if sample else [])
+    if not targets and not urls and not feeds:
+        raise click.UsageError("Give PATHS or URLs to ingest, --feed URL, or --sample")
     show = not quiet and sys.stderr.isatty()
     bars: list[Any] = []
 
@@ -82,14 +115,87 @@ def ingest(
         bars.append(bar)
         return bar.update
 
+    ok = True
     try:
-        report = run_ingest(targets, settings, progress=progress)
+        if targets:
+            report = run_ingest(targets, settings, progress=progress)
+            _print_report(report, settings)
+            ok = report.ok
+        if urls or feeds:
+            fetched, report = ingest_web(settings, urls=urls, feeds=list(feeds), progress=progress)
+            _print_fetched(fetched)
+            _print_report(report, settings)
+            ok = ok and report.ok and not fetched.errors
     finally:
         for bar in bars:
             bar.close()
-    _print_report(report, settings)
-    if not report.ok:
+    if not ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--feed", "feeds", multiple=True, metavar="URL", help="Feed to read besides the `feeds` setting.")
+@click.option("--feeds-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File of feed URLs, one per line (# starts a comment).")
+@click.option("--every", metavar="INTERVAL", help="Repeat at this interval (e.g. 90s, 10m, 1h) until stopped.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def sync(ctx: click.Context, feeds: tuple[str, ...], feeds_file: Path | None, every: str | None, quiet: bool) -> None:
+    """Read the configured feeds and ingest their new and changed articles.
+
+    Feeds come from the `feeds` setting, --feed and --feeds-file. Feeds and pages
+    that have not changed since the last sync (ETag / Last-Modified) are not
+    fetched again; unchanged articles are not embedded again. Exit status 1 if
+    any feed or page failed (one line each); the rest is stored.
+    """
+    from index.web import ingest_web
+
+    settings = _settings(ctx)
+    listed = [ln.split("#", 1)[0].strip() for ln in feeds_file.read_text().splitlines()] if feeds_file else []
+    every_feed = list(dict.fromkeys([*settings.feeds, *feeds, *(u for u in listed if u)]))
+    if not every_feed:
+        raise click.UsageError("No feeds: set `feeds`, or give --feed URL or --feeds-file FILE")
+    interval = _interval(every) if every else None
+    while True:
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            fetched, report = ingest_web(settings, feeds=every_feed)
+        except RagError as exc:
+            if interval is None:
+                raise
+            # A store or model that is down for a while must not end a sync meant to run for days.
+            click.secho(f"[{started}] Error: {exc}; trying again in {interval:.0f} s", fg="red", err=True)
+            time.sleep(interval)
+            continue
+        click.echo(f"[{started}] ", nl=False)
+        _print_fetched(fetched)
+        _print_report(report, settings)
+        if interval is None:
+            if fetched.errors or not report.ok:
+                sys.exit(1)
+            return
+        time.sleep(interval)
+
+
+def _interval(text: str) -> float:
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not match:
+        raise click.BadParameter(f"'{text}' is not an interval like 90s, 10m or 1h", param_hint="--every")
+    seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if seconds < 10:
+        raise click.BadParameter("syncing more often than every 10 s is not polite to the sites", param_hint="--every")
+    return seconds
+
+
+def _print_fetched(report: Any) -> None:
+    click.echo(
+        f"Fetched {report.feeds} feeds ({report.feeds_unchanged} unchanged) and {report.pages} pages "
+        f"({report.pages_unchanged} unchanged)."
+    )
+    for err in report.errors:
+        click.secho(f"  {err}", fg="red", err=True)
 
 
 def _print_report(report: Any, settings: Settings) -> None:
@@ -165,7 +271,7 @@ def delete(ctx: click.Context, ids: tuple[str, ...], urls: tuple[str, ...], sour
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, callback=_note_json, is_eager=True, help="Machine-readable output.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Articles, chunks, sources and date range of the corpus."""
@@ -186,14 +292,40 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"    {n:6d}  {source}")
 
 
+def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that narrow which articles a question is answered from."""
+    for option in reversed((
+        click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after."),
+        click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before."),
+        click.option("--source", "sources", multiple=True, help="Only this source (repeatable)."),
+        click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
+                     help="Reference date: favour news of the days before."),
+    )):
+        command = option(command)
+    return command
+
+
+def _filters(date_from: Any, date_to: Any, sources: tuple[str, ...], as_of: Any) -> Any:
+    from rag.types import Filters
+
+    return Filters(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        sources=sources,
+        reference_date=as_of.date() if as_of else None,
+    )
+
+
+def _question(text: str) -> str:
+    # `-` reads the question from stdin, so a script can pipe in one with any quoting.
+    return sys.stdin.read() if text == "-" else text
+
+
 @cli.command()
 @click.argument("question")
-@click.option("--generator", help="extractive (default), openai or local.")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after.")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before.")
-@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Reference date: favour news of the days before.")
-@click.option("--json", "as_json", is_flag=True, help="The whole Answer as JSON.")
+@click.option("--generator", callback=_known_generator, help="extractive (default), openai or local.")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, callback=_note_json, is_eager=True, help="The whole Answer as JSON.")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -205,20 +337,18 @@ def ask(
     as_of: Any,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION from the corpus, with verified citations."""
+    """Answer QUESTION (`-`: read it from stdin) from the corpus, with verified citations.
+
+    Exit status 3 when the articles do not answer it (a refusal), 1 on an error.
+    """
     from rag.pipeline import Engine
-    from rag.types import Filters
 
     engine = Engine(_settings(ctx, generator=generator))
-    filters = Filters(
-        date_from=date_from.date() if date_from else None,
-        date_to=date_to.date() if date_to else None,
-        sources=sources,
-        reference_date=as_of.date() if as_of else None,
-    )
-    answer = engine.ask(question, filters=filters)
+    answer = engine.ask(_question(question), filters=_filters(date_from, date_to, sources, as_of))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, default=str))
+        if answer.refused:
+            sys.exit(EXIT_REFUSED)
         return
     click.echo(answer.text)
     if answer.refused and answer.passages:
@@ -236,13 +366,37 @@ def ask(
     if dropped:
         click.echo(f"\n({len(dropped)} unsupported sentence(s) removed)")
     click.echo(f"\n[{answer.generator}, {answer.timings.get('total_ms', 0):.0f} ms]", err=True)
+    if answer.refused:
+        sys.exit(EXIT_REFUSED)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=8, show_default=True, help="Passages to show.")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, callback=_note_json, is_eager=True, help="The passages as JSON.")
+@click.pass_context
+def search(
+    ctx: click.Context, query: str, k: int, date_from: Any, date_to: Any, sources: tuple[str, ...], as_of: Any,
+    as_json: bool,
+) -> None:
+    """The passages retrieval finds for QUERY (`-`: read it from stdin), best first, as /api/search."""
+    from rag.pipeline import Engine
+
+    passages = Engine(_settings(ctx)).search(_question(query), _filters(date_from, date_to, sources, as_of), k)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "passages": [p.__dict__ for p in passages]}, indent=2, default=str))
+        return
+    for p in passages:
+        click.echo(f"[{p.n}] {p.title} ({p.source or 'no source'}, {p.published or 'undated'}) {p.url}")
+        click.echo(f"    {' '.join(p.text.split())[:300]}")
 
 
 @cli.command(name="eval")
 @click.option("--gold", type=click.Path(dir_okay=False, path_type=Path),
               help="Gold set (JSONL); default: the bundled set over the sample article.")
 @click.option("--corpus", help="Corpus to evaluate (as the global --corpus).")
-@click.option("--generator", help="extractive (default), openai or local.")
+@click.option("--generator", callback=_known_generator, help="extractive (default), openai or local.")
 @click.option("--judge", type=click.Choice(["verifier", "independent", "lexical", "relations", "llm", "offline"]),
               default="verifier", show_default=True,
               help="Support judge for citation metrics: the engine's own verifier, the other offline judge "
@@ -307,7 +461,7 @@ def eval_command(
 @cli.command()
 @click.option("--limit", default=50, show_default=True, help="Newest N rows.")
 @click.option("--rating", type=click.Choice(["up", "down", "comment"]), help="Only this kind.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, callback=_note_json, is_eager=True, help="Machine-readable output.")
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path),
               help="Write thumbs-up answers as gold-set candidates (JSONL for `rag eval --gold`).")
 @click.pass_context
@@ -356,7 +510,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     settings = _settings(ctx)
     app = create_app(settings)
     click.echo(f"Chat on http://{host}:{port}/ (corpus '{settings.corpus}'); API docs at /docs. Ctrl+C stops.")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # uvicorn's own proxy-header handling, trusting only the configured proxies (its default
+    # trusts 127.0.0.1, which would let any local process choose its rate-limit key).
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=list(settings.trusted_proxies))
 
 
 def main() -> None:

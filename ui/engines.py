@@ -20,10 +20,12 @@ from pydantic import ValidationError
 from index.embed import make_embedder
 from index.ingest import IngestReport, Progress, ingest
 from index.store import ChunkStore
+from index.web import SyncReport, ingest_web
 from rag.errors import ConfigError
 from rag.pipeline import Engine
 from rag.settings import Settings
 from rag.types import Answer
+from ui.metrics import Metrics
 
 log = logging.getLogger("rag.api")
 
@@ -34,6 +36,7 @@ class Engines:
     def __init__(self, settings: Settings) -> None:
         """Nothing is built before it is used."""
         self.settings = settings
+        self.metrics = Metrics()
         self._engines: dict[str, Engine] = {}
         self._embedder: BaseEmbedding | None = None
         self._stores: dict[str, ChunkStore] = {}
@@ -96,8 +99,10 @@ class Engines:
                 progress(done[0], total)
             return tick
 
-        return ingest(paths, settings, store=self.store(corpus), embedder=self.embedder(),
-                      progress=callback if progress is not None else None)
+        report = ingest(paths, settings, store=self.store(corpus), embedder=self.embedder(),
+                        progress=callback if progress is not None else None)
+        self.metrics.ingested(report)
+        return report
 
     @contextmanager
     def upload_dir(self, corpus: str | None = None) -> Iterator[Path]:
@@ -124,7 +129,24 @@ class Engines:
             path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
             # The records use the standard names: the mapping for the user's own files does not apply.
             plain = self.settings_for(corpus).model_copy(update={"jsonl_fields": {}})
-            return ingest([path], plain, store=self.store(corpus), embedder=self.embedder())
+            report = ingest([path], plain, store=self.store(corpus), embedder=self.embedder())
+        self.metrics.ingested(report)
+        return report
+
+
+    def ingest_web(
+        self, urls: Sequence[str], feeds: Sequence[str], corpus: str | None = None
+    ) -> tuple[SyncReport, IngestReport]:
+        """Fetch pages and feeds' new articles (:func:`index.web.ingest_web`) into ``corpus``."""
+        fetched, report = ingest_web(self.settings_for(corpus), urls=urls, feeds=feeds, store=self.store(corpus),
+                                     embedder=self.embedder())
+        self.metrics.ingested(report)
+        return fetched, report
+
+    def answered(self, answer: Answer, channel: str) -> None:
+        """Log one answer (:func:`log_answer`) and count it in the metrics."""
+        log_answer(answer, channel)
+        self.metrics.answered(answer, channel)
 
 
 def log_answer(answer: Answer, channel: str) -> None:

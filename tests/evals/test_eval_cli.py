@@ -22,8 +22,11 @@ def test_eval_on_the_sample(tmp_path: Path, hashing: object) -> None:
     assert _run(tmp_path, "ingest", "--sample").exit_code == 0
     first = _run(tmp_path, "eval", "--out", str(tmp_path / "a"), "-q")
     assert first.exit_code == 0, first.output
-    for name in ("results.jsonl", "summary.json", "summary.md", "report.html"):
+    for name in ("results.jsonl", "summary.json", "summary.md", "report.html", "ragas.jsonl"):
         assert (tmp_path / "a" / name).is_file()
+    ragas = [json.loads(line) for line in (tmp_path / "a" / "ragas.jsonl").read_text().splitlines()]
+    assert len(ragas) == 8 and set(ragas[0]) == {"user_input", "retrieved_contexts", "response", "reference"}
+    assert all(isinstance(c, str) for row in ragas for c in row["retrieved_contexts"]) and ragas[0]["response"]
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["questions"] == 8 and summary["refusal"]["unanswerable"] == 2
     m = summary["metrics"]["contains_gold"]

@@ -8,6 +8,7 @@ from evals.metrics import (
     answer_hit_at_k,
     answer_hit_within,
     bootstrap_ci,
+    mean_ci,
     citation_scores,
     contains_answer,
     evidence_recall,
@@ -81,6 +82,13 @@ def test_precision_recall() -> None:
     assert precision_recall([False, False], [True, False]) == (None, 0.0)
 
 
+def test_yes_no_metrics_get_wilson_intervals_that_never_collapse() -> None:
+    mean, lo, hi = mean_ci([1.0] * 20)
+    assert mean == 1.0 and hi == pytest.approx(1.0) and lo == pytest.approx(0.8389, abs=1e-4)
+    assert mean_ci([0.0] * 5)[1:] == pytest.approx((0.0, 0.4345), abs=1e-4)
+    assert mean_ci([0.5, 1.0]) == bootstrap_ci([0.5, 1.0])  # graded values keep the bootstrap
+
+
 def test_bootstrap_is_deterministic_and_brackets_the_mean() -> None:
     values = [1.0] * 30 + [0.0] * 70
     mean, lo, hi = bootstrap_ci(values)
@@ -108,7 +116,7 @@ def test_summary_counts_refusals_and_claim_free_apart() -> None:
     s = summarize(results)
     assert s["refusal"]["precision"] == 0.5 and s["refusal"]["recall"] == 0.5
     assert s["refusal"]["false_refusal_rate"] == pytest.approx(1 / 3)
-    assert s["refusal"]["recall_ci95"] == [0.0, 1.0]
+    assert s["refusal"]["recall_ci95"] == pytest.approx([0.0945, 0.9055], abs=1e-4)  # Wilson, 1 of 2
     assert s["claim_free_answers"] == 1
     # Only answered, claim-bearing, answerable questions enter the 2x2 table.
     assert s["correct_x_grounded"] == {"correct_grounded": 1, "correct_ungrounded": 0,

@@ -69,3 +69,27 @@ def test_config_error_is_one_line(tmp_path: Path) -> None:
 def test_stats_of_missing_corpus(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "--corpus", "nothing", "stats"])
     assert res.exit_code == 1 and "has no articles yet" in res.output
+
+
+def test_conventions_version_stdin_refusal_status_json_errors_search(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    assert run("--version").output.startswith("rag, version ")
+    bad = run("ask", "--generator", "nope", "Who?")
+    assert bad.exit_code == 2 and "'nope' is not one of extractive, local, openai" in bad.output
+
+    missing = run("ask", "Who won?", "--json")
+    assert missing.exit_code == 1
+    err = json.loads(missing.output)
+    assert err["ok"] is False and err["type"] == "IndexNotFound"
+    assert "`rag --corpus clitest ingest PATH`" in err["error"]  # a hint that names options that exist
+
+    run("ingest", str(write_jsonl(tmp_path / "a.jsonl", [article(i) for i in range(4)])))
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "data"), "--corpus", "clitest"]
+    piped = runner.invoke(cli, [*base, "ask", "-", "--json"], input="How many people attended the flood meeting?\n",
+                          env={"RAG_EMBED_BACKEND": "hashing"})
+    assert json.loads(piped.output)["question"].startswith("How many people attended")
+    refused = run("ask", "What is the boiling point of tungsten on Mars?")
+    assert refused.exit_code == 3 and "do not say" in refused.output
+
+    found = json.loads(run("search", "flood report meeting", "-k", "2", "--json").output)
+    assert found["ok"] and len(found["passages"]) == 2 and found["passages"][0]["url"].startswith("https://news.example.com/")

@@ -3,6 +3,7 @@ real Chroma store), with httpx and with the OpenAI SDK as a portal would use it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -13,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.servers import rag_cli, serve
+from tests.servers import NewsSite, rag_cli, serve
 
 pytestmark = pytest.mark.slow
 READ_KEY, WRITE_KEY = "read-key-5f2c", "write-key-9a1e"
@@ -41,7 +42,8 @@ def test_health_and_schema(server: str) -> None:
     health = httpx.get(f"{server}/healthz", timeout=60).json()
     assert health["ok"] and health["corpus"] == "apitest" and health["articles"] == 1 and health["chunks"] >= 3
     paths = httpx.get(f"{server}/openapi.json").json()["paths"]
-    assert {"/api/ask", "/api/search", "/api/ingest", "/api/articles", "/v1/chat/completions"} <= set(paths)
+    assert {"/api/ask", "/api/search", "/api/ingest", "/api/articles", "/v1/chat/completions", "/v1/models",
+            "/metrics"} <= set(paths)
 
 
 def test_ask_json_and_sse(server: str) -> None:
@@ -85,6 +87,67 @@ def test_ingest_search_articles_delete(server: str) -> None:
     assert again.status_code == 404 and again.json() == {"ok": False, "error": "No article with id 'zep-1'"}
 
 
+def test_users_behind_a_trusted_proxy_get_a_budget_each(data: Path) -> None:
+    env = {"RAG_RATE_LIMIT": "2/minute", "RAG_TRUSTED_PROXIES": '["127.0.0.1"]'}
+    proc, url = serve(data, data / "proxy.log", env)
+    try:
+        def ask(user: str) -> int:
+            return httpx.get(f"{url}/api/search", params={"q": "Balochistan"},
+                             headers={"X-Forwarded-For": user}, timeout=60).status_code
+
+        assert [ask("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+        assert [ask("198.51.100.2") for _ in range(2)] == [200, 200]  # another user behind the same proxy
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_urls_posted_are_refused_on_private_addresses_by_default(server: str) -> None:
+    # The server must not become a way to read its own network (fetch_private_hosts is off).
+    res = httpx.post(f"{server}/api/ingest", json={"urls": ["http://127.0.0.1:9/admin"]}, timeout=60).json()
+    assert res["ok"] is False and res["added"] == 0
+    assert res["errors"] == ["http://127.0.0.1:9/admin: refused: '127.0.0.1' is a private or loopback address "
+                             "(set fetch_private_hosts to allow)"]
+    assert httpx.post(f"{server}/api/ingest", json={}, timeout=60).status_code == 422
+
+
+def test_urls_and_feeds_ingested_through_the_api(tmp_path: Path) -> None:
+    site = NewsSite()
+    data = tmp_path / "data"
+    assert rag_cli(data, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
+    env = {"RAG_FETCH_PRIVATE_HOSTS": "true", "RAG_FETCH_DELAY": "0", "RAG_FETCH_TIMEOUT": "1", "RAG_FETCH_MAX_MB": "1"}
+    proc, url = serve(data, tmp_path / "web.log", env)
+    try:
+        res = httpx.post(f"{url}/api/ingest", json={"urls": [f"{site.base}/a/one.html"]}, timeout=120).json()
+        assert res["ok"] and res["added"] == 1 and res["fetched"]["pages"] == 1
+        hits = httpx.get(f"{url}/api/search", params={"q": "wildfire Lakeside residents", "k": 1}).json()
+        assert hits["passages"][0]["url"] == f"{site.base}/a/one.html"
+        res = httpx.post(f"{url}/api/ingest", json={"feeds": [f"{site.base}/feed.xml"]}, timeout=120).json()
+        assert res["added"] == 2 and res["fetched"]["pages_unchanged"] == 1 and res["ok"] is False, json.dumps(res)
+        assert f"{site.base}/a/missing.html: HTTP 404 Not Found" in res["errors"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        site.server.shutdown()
+
+
+def test_metrics_count_questions_stages_and_ingests(server: str) -> None:
+    before = httpx.get(f"{server}/metrics").text
+    httpx.post(f"{server}/api/ask", json={"question": "Who is Pakistan's defence minister?"}, timeout=60)
+    httpx.post(f"{server}/api/ask", json={"question": "What is the boiling point of tungsten on Mars?"}, timeout=60)
+    after = httpx.get(f"{server}/metrics")
+    assert after.headers["content-type"].startswith("text/plain")
+
+    def value(text: str, sample: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample))
+
+    asked = 'newsrag_questions_total{channel="api",status="answered"}'
+    assert value(after.text, asked) >= value(before, asked) + 1
+    assert value(after.text, 'newsrag_refusals_total{channel="api"}') >= value(before, 'newsrag_refusals_total{channel="api"}') + 1
+    assert value(after.text, 'newsrag_answer_stage_seconds_count{stage="retrieve"}') >= 2
+    assert "newsrag_ingested_articles_total" in after.text
+
+
 def test_bad_requests_get_clear_errors(server: str) -> None:
     empty = httpx.post(f"{server}/api/ask", json={"question": "  "})
     assert empty.status_code == 422 and empty.json() == {"ok": False, "error": "The question is empty"}
@@ -99,15 +162,64 @@ def test_bad_requests_get_clear_errors(server: str) -> None:
 
 def test_openai_sdk_against_our_chat_endpoint(server: str) -> None:
     client = openai.OpenAI(base_url=f"{server}/v1", api_key="unused")
-    res = client.chat.completions.create(model="newsrag", messages=[
+    assert [m.id for m in client.models.list()] == ["apitest"]
+    res = client.chat.completions.create(model="apitest", messages=[
         {"role": "user", "content": "Who is Pakistan's defence minister?"}])
     assert "Khawaja Asif" in (res.choices[0].message.content or "")
-    citations = res.model_extra["citations"]  # type: ignore[index]
-    assert citations[0]["published"] == "2026-02-04" and citations[0]["quotes"]
-    stream = client.chat.completions.create(model="newsrag", stream=True, messages=[
-        {"role": "user", "content": "How many more militants did security forces kill in Balochistan?"}])
-    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert res.model_extra["citations"][0].startswith("https://")  # type: ignore[index]  # URLs, as Perplexity
+    details = res.model_extra["citation_details"]  # type: ignore[index]
+    assert details[0]["published"] == "2026-02-04" and details[0]["quotes"]
+    assert res.usage is not None and res.usage.prompt_tokens == 9 and res.usage.completion_tokens > 5
+    assert res.usage.total_tokens == res.usage.prompt_tokens + res.usage.completion_tokens
+
+    stream = client.chat.completions.create(
+        model="newsrag", stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "How many more militants did security forces kill in Balochistan?"}])
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "22 more" in text
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 5
+
+    async def ask_async() -> str:
+        aclient = openai.AsyncOpenAI(base_url=f"{server}/v1", api_key="unused")
+        reply = await aclient.chat.completions.create(model="newsrag", messages=[
+            {"role": "user", "content": "Who is Pakistan's defence minister?"}])
+        return reply.choices[0].message.content or ""
+
+    assert "Khawaja Asif" in asyncio.run(ask_async())
+
+    # What we cannot honour is refused, by name, in OpenAI's error shape; so is an unknown model.
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="newsrag", n=2, messages=[{"role": "user", "content": "Who?"}])
+    assert bad.value.body["param"] == "n" and bad.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError, match="tools"):
+        client.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": "Who?"}],
+                                       tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Who?"}])
+    assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": " "}])
+
+
+def test_open_webui_requests_replayed(server: str) -> None:
+    # The requests Open WebUI 0.6 sends to an OpenAI connection: list the models, then a streamed
+    # chat with its own system prompt, sampling parameters, and usage asked for.
+    headers = {"Authorization": "Bearer sk-unused", "Content-Type": "application/json"}
+    models = httpx.get(f"{server}/v1/models", headers=headers, timeout=30).json()
+    assert models["object"] == "list" and models["data"][0] == {
+        "id": "apitest", "object": "model", "created": 0, "owned_by": "newsrag"}
+    body = {"model": models["data"][0]["id"], "stream": True, "stream_options": {"include_usage": True},
+            "temperature": 0.8, "top_p": 0.9, "max_tokens": 512, "user": "u-1",
+            "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                         {"role": "user", "content": [{"type": "text", "text": "Who is Pakistan's defence minister?"}]}]}
+    with httpx.stream("POST", f"{server}/v1/chat/completions", json=body, headers=headers, timeout=60) as res:
+        assert res.status_code == 200 and res.headers["content-type"].startswith("text/event-stream")
+        events = [line[6:] for line in res.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert "Khawaja Asif" in "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert chunks[-1]["usage"]["prompt_tokens"] > 0 and chunks[-2]["citations"]
 
 
 def test_api_keys_and_scopes(data: Path) -> None:
@@ -127,7 +239,7 @@ def test_api_keys_and_scopes(data: Path) -> None:
         assert denied.status_code == 403 and "write-scoped" in denied.json()["error"]
         assert httpx.delete(f"{url}/api/articles/nothing", headers=write).status_code == 404
         assert openai.OpenAI(base_url=f"{url}/v1", api_key=READ_KEY).chat.completions.create(
-            model="m", messages=[{"role": "user", "content": q["question"]}]).choices[0].message.content
+            model="newsrag", messages=[{"role": "user", "content": q["question"]}]).choices[0].message.content
 
         # Embed tokens: issued for a key, good for reading until they expire, never for writing.
         assert httpx.post(f"{url}/api/embed-token", json={}).status_code == 401
@@ -178,6 +290,13 @@ def test_limits_cors_frames_and_feedback(data: Path) -> None:
         assert codes == [200, 200, 200, 429]
         limited = httpx.get(f"{url}/api/search", params={"q": "Balochistan"})
         assert limited.status_code == 429 and "try again" in limited.json()["error"]
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        openai_limited = httpx.get(f"{url}/v1/models")
+        assert openai_limited.status_code == 429 and openai_limited.headers["Retry-After"]
+        assert openai_limited.json()["error"]["type"] == "rate_limit_error"
+        # No trusted proxies: a client cannot pick its own rate-limit key with X-Forwarded-For.
+        spoofed = httpx.post(f"{url}/api/ask", json=q, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=60)
+        assert spoofed.status_code == 429
         assert httpx.get(f"{url}/healthz").status_code == 200  # health and admin calls are not limited
 
         embed = httpx.get(f"{url}/embed")

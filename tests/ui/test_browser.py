@@ -156,6 +156,13 @@ def test_upload_makes_an_article_searchable(app: tuple[str, Path], browser: obje
     page.locator("#rag-chat a.rag-cite").first.wait_for(timeout=60_000)
     assert "14" in page.locator("#rag-chat .rag-answer").last.inner_text()
     _shot(page, "chat-after-upload")
+
+    # A web page by URL takes the same path as `rag ingest URL`: this server may not fetch
+    # from its own network (fetch_private_hosts is off), and says so in the note.
+    page.locator("#rag-urls textarea").fill(f"{url}/healthz")
+    page.locator("#rag-add").click()
+    page.locator("#rag-upload-note").get_by_text("private or loopback address").wait_for(timeout=60_000)
+    assert "Fetched 0 page(s)" in page.locator("#rag-upload-note").inner_text()
     page.close()
 
 
@@ -239,3 +246,24 @@ def test_chat_login_when_keys_are_set(app: tuple[str, Path], browser: object) ->
 
 def teardown_module() -> None:
     shutil.rmtree(ARTIFACTS / "portal", ignore_errors=True)
+
+
+def test_eval_report_reads_as_a_page(browser: object, tmp_path: Path, hashing: object) -> None:
+    from click.testing import CliRunner
+
+    from ui.cli import cli
+
+    base = ["--data-dir", str(tmp_path / "data"), "--corpus", "reporttest"]
+    env = {"RAG_EMBED_BACKEND": "hashing"}
+    assert CliRunner().invoke(cli, [*base, "ingest", "--sample"], env=env).exit_code == 0
+    assert CliRunner().invoke(cli, [*base, "eval", "--out", str(tmp_path / "out"), "-q"], env=env).exit_code == 0
+    page = browser.new_page(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    page.goto((tmp_path / "out" / "report.html").as_uri())
+    headings = page.locator("h2").all_inner_texts()
+    # The figures that matter lead; exact match and token F1 come after them, explained.
+    assert headings[:3] == ["What the articles let it answer", "Answers and citations", "Refusals"]
+    assert headings.index("Exact match and token F1") > headings.index("Retrieval")
+    assert page.locator("pre").count() == 0 and "|---" not in page.locator("body").inner_text()
+    assert "Citations checked by the 'relations' judge" in page.locator(".lead").inner_text()
+    _shot(page, "eval-report")
+    page.close()

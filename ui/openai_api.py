@@ -13,9 +13,9 @@ without special cases.
   naming the parameter, rather than silently ignored. Sampling parameters (temperature,
   top_p, max_tokens, ...) are accepted: an answer made of verified quotes has nothing to
   sample.
-* ``citations`` is the list of cited source URLs (Perplexity's convention, which chat
-  clients display); ``citation_details`` carries the full citations (passage, quoted
-  spans, deep link).
+* ``citations`` is the list of cited source URLs, one per ``[n]`` (Perplexity's convention,
+  which chat clients display; ``article:<id>`` for an article stored without a URL);
+  ``citation_details`` carries the full citations (passage, quoted spans, deep link).
 """
 
 from __future__ import annotations
@@ -214,12 +214,14 @@ def citation_detail(c: dict[str, Any]) -> dict[str, Any]:
     """One citation of an Answer's dict as clients show it: source, date, link, quotes."""
     p = c["passage"]
     return {"n": c["n"], "url": p["url"], "title": p["title"], "source": p["source"], "published": p["published"],
-            "deep_link": c["deep_link"], "quotes": [p["text"][s:e] for s, e in c["spans"]]}
+            "article_id": p["article_id"], "deep_link": c["deep_link"], "quotes": [p["text"][s:e] for s, e in c["spans"]]}
 
 
 def _citations(answer: Answer) -> dict[str, Any]:
     details = [citation_detail(c) for c in answer.to_dict()["citations"]]
-    return {"citations": [d["url"] or d["deep_link"] for d in details], "citation_details": details}
+    # One entry per [n], in order, as clients index them: an article stored without a URL
+    # (a file, a posted record) is named by its id.
+    return {"citations": [d["url"] or f"article:{d['article_id']}" for d in details], "citation_details": details}
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:

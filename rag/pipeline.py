@@ -32,6 +32,7 @@ from rag.prompt import REFUSAL
 from rag.reader import Reader
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
+from rag.tracing import AnswerTrace
 from rag.types import Answer, Filters, Passage, SentenceVerdict
 from rag.verify import SupportJudge, make_judge, verify
 
@@ -132,13 +133,33 @@ class Engine:
         keeps only verified sentences, so a client replaces the draft with it.
         """
         question = self.check_question(question)
+        spans = AnswerTrace(self.settings.corpus, self.generator.name)
+        try:
+            answer: Answer | None = None
+            for piece in self._answer(question, history, filters, spans):
+                if isinstance(piece, Answer):
+                    answer = piece
+                yield piece
+        except BaseException as exc:
+            spans.fail(exc)
+            raise
+        if answer is not None:
+            spans.finish(answer.status, **{"newsrag.citations": len(answer.citations),
+                                           "newsrag.total_ms": answer.timings.get("total_ms", 0.0)})
+
+    def _answer(
+        self, question: str, history: History | None, filters: Filters | None, spans: AnswerTrace
+    ) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        standalone = self._condense(question, history or ())
+        with spans.stage("condense", **{"newsrag.follow_up": bool(history)}):
+            standalone = self._condense(question, history or ())
         timings["condense_ms"] = elapsed(t0)
 
         t = time.perf_counter()
-        passages = self._passages(standalone, filters)
+        with spans.stage("retrieve") as span:
+            passages = self._passages(standalone, filters)
+            span.set_attribute("newsrag.passages", len(passages))
         timings["retrieve_ms"] = elapsed(t)
         name = self.generator.name
         if not passages:
@@ -156,25 +177,30 @@ class Engine:
         t = time.perf_counter()
         reference = filters.reference_date if filters is not None else None
         draft: list[str] = []
-        try:
-            for piece in self.generator.stream(standalone, passages, reference=reference):
-                draft.append(piece)
-                yield piece
-        except BackendError as exc:
-            if not self.settings.llm_fallback or isinstance(self.generator, ExtractiveGenerator):
-                raise
-            log.warning("generator %s failed, answering extractively: %s", name, exc)
-            name = f"extractive (fallback: {exc})"
-            fallback = ExtractiveGenerator(reader=self.reader, answerable=self.settings.answerable_threshold)
-            draft = list(fallback.stream(standalone, passages, reference=reference))
-            yield "\n" + "".join(draft)
+        with spans.stage("generate", **{"newsrag.generator": name}):
+            try:
+                for piece in self.generator.stream(standalone, passages, reference=reference):
+                    draft.append(piece)
+                    yield piece
+            except BackendError as exc:
+                if not self.settings.llm_fallback or isinstance(self.generator, ExtractiveGenerator):
+                    raise
+                log.warning("generator %s failed, answering extractively: %s", name, exc)
+                name = f"extractive (fallback: {exc})"
+                fallback = ExtractiveGenerator(reader=self.reader, answerable=self.settings.answerable_threshold)
+                draft = list(fallback.stream(standalone, passages, reference=reference))
+                yield "\n" + "".join(draft)
         timings["generate_ms"] = elapsed(t)
 
         t = time.perf_counter()
         text = "".join(draft).strip()
         # The model's own refusal is not a claim to verify; what it wrote besides is.
         claims = text.replace(REFUSAL, " ").strip()
-        checked = verify(claims, passages, self.judge) if claims else None
+        with spans.stage("verify") as span:
+            checked = verify(claims, passages, self.judge) if claims else None
+            if checked is not None:
+                span.set_attribute("newsrag.removed_sentences",
+                                   sum(1 for v in checked.sentences if v.status == "unsupported"))
         timings["verify_ms"] = elapsed(t)
         if checked is None or not checked.text:
             dropped = checked.sentences if checked is not None else ()

@@ -59,6 +59,9 @@ def _known_generator(ctx: click.Context, param: click.Parameter, value: str | No
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, corpus: str | None, data_dir: str | None) -> None:
     """Question answering over news articles, with verified citations."""
+    from ui.telemetry import configure_tracing
+
+    configure_tracing()
     given = {"corpus": corpus, "data_dir": data_dir}
     # A subcommand's own option (e.g. `rag eval --corpus X`) wins over the group's.
     ctx.obj = lambda **extra: load_settings(config, **{**given, **{k: v for k, v in extra.items() if v is not None}})

@@ -10,11 +10,12 @@ older than the log) is rebuilt from the store by :meth:`KeywordLog.replace`.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import bm25s
 import Stemmer
 
+log = logging.getLogger(__name__)
 _STEMMER = Stemmer.Stemmer("english")
 
 
@@ -69,6 +71,20 @@ class KeywordLog:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # locked, disk full: not the file's fault
+            # A corrupt log is derived data: set it aside, and the next searcher rebuilds it.
+            log.warning("The keyword log %s is unreadable (%s): moved aside, it will be rebuilt", self.path, exc)
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.replace(f"{part}.corrupt")
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         # A rebuild holds the write lock for a few seconds; writers wait for it.
         db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
@@ -99,26 +115,14 @@ class KeywordLog:
         store's version before the write; otherwise it was already behind, stays
         so, and is rebuilt by the next searcher.
         """
-        tokens = tokenize([r.text for r in rows])
+        prepared = _prepared(rows)
         gone = list(dict.fromkeys([*(r.id for r in rows), *removed]))
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._writing() as db:
             in_step = _state(db).version == expected or (expected == "0" and _count(db) == 0)
             _remove(db, gone)
-            db.executemany(
-                "INSERT INTO chunks(id, day, source, tokens) VALUES (?, ?, ?, ?)",
-                [(r.id, r.day, r.source, " ".join(t)) for r, t in zip(rows, tokens)],
-            )
+            db.executemany(_INSERT, prepared)
             if in_step:
                 _stamp(db, version)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
 
     def replace(self, rows: Iterable[KeywordRow], version: str, batch: int = 5000) -> None:
         """Rebuild the log from ``rows`` (every chunk of the store at ``version``).
@@ -131,17 +135,23 @@ class KeywordLog:
         for row in rows:
             chunk.append(row)
             if len(chunk) >= batch:
-                prepared += [(r.id, r.day, r.source, " ".join(t)) for r, t in zip(chunk, tokenize([c.text for c in chunk]))]
+                prepared += _prepared(chunk)
                 chunk = []
-        prepared += [(r.id, r.day, r.source, " ".join(t)) for r, t in zip(chunk, tokenize([c.text for c in chunk]))]
+        prepared += _prepared(chunk)
+        with self._writing() as db:
+            db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM removed")
+            db.executemany(_INSERT, prepared)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,))
+            _stamp(db, version)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed whole or rolled back."""
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM chunks")
-            db.execute("DELETE FROM removed")
-            db.executemany("INSERT INTO chunks(id, day, source, tokens) VALUES (?, ?, ?, ?)", prepared)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,))
-            _stamp(db, version)
+            yield db
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -162,6 +172,13 @@ class KeywordLog:
             state = _state(db)
             db.execute("COMMIT")
         return added, gone, state
+
+
+_INSERT = "INSERT INTO chunks(id, day, source, tokens) VALUES (?, ?, ?, ?)"
+
+
+def _prepared(rows: Sequence[KeywordRow]) -> list[tuple[str, int, str, str]]:
+    return [(r.id, r.day, r.source, " ".join(t)) for r, t in zip(rows, tokenize([r.text for r in rows]))]
 
 
 def _state(db: sqlite3.Connection) -> LogState:

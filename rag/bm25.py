@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -200,7 +201,7 @@ class _Postings:
                 out.counts = sp.csc_matrix(
                     (z["data"], z["indices"], z["indptr"]), shape=(len(out.ids), len(out.terms))
                 )
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             if path.exists():
                 log.warning("Ignoring the unreadable keyword index snapshot %s: %s", path, exc)
             return None

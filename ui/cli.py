@@ -141,9 +141,8 @@ def ingest(
 @click.option("--feeds-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="File of feed URLs, one per line (# starts a comment).")
 @click.option("--every", metavar="INTERVAL", help="Repeat at this interval (e.g. 90s, 10m, 1h) until stopped.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
-def sync(ctx: click.Context, feeds: tuple[str, ...], feeds_file: Path | None, every: str | None, quiet: bool) -> None:
+def sync(ctx: click.Context, feeds: tuple[str, ...], feeds_file: Path | None, every: str | None) -> None:
     """Read the configured feeds and ingest their new and changed articles.
 
     Feeds come from the `feeds` setting, --feed and --feeds-file. Feeds and pages

@@ -119,9 +119,11 @@ def test_a_cold_start_loads_the_snapshot_and_ignores_a_corrupt_one(
     assert cold.search("election vote", 5) == hits
     monkeypatch.undo()
 
-    first.snapshot_path.write_bytes(b"not a snapshot")
-    again = BM25Index(ChunkStore(corpus))
-    assert again.search("election vote", 5) == hits
+    whole = first.snapshot_path.read_bytes()
+    for broken in (b"not a snapshot", whole[: len(whole) // 2]):  # garbage, and a file cut short
+        first.snapshot_path.write_bytes(broken)
+        again = BM25Index(ChunkStore(corpus))
+        assert again.search("election vote", 5) == hits
 
 
 def test_rows_carry_day_and_source_for_filters(tmp_path: Path) -> None:
@@ -134,3 +136,16 @@ def test_rows_carry_day_and_source_for_filters(tmp_path: Path) -> None:
     log.apply([KeywordRow("y:0", "Rail strike", 0, "")], [], expected="elsewhere", version="v2")
     assert log.state().version == "v1"
     assert np.array([r[1] for r in log.changes(0, 0)[0]]).tolist() == ["x:0", "y:0"]
+
+
+def test_a_corrupt_keyword_log_is_set_aside_and_rebuilt(corpus: Settings) -> None:
+    index = BM25Index(ChunkStore(corpus))
+    hits = index.search("storm coast", 5)
+    log_path = index.log.path
+    log_path.write_bytes(b"this is not a database" * 100)
+    for extra in ("-wal", "-shm"):
+        Path(f"{log_path}{extra}").unlink(missing_ok=True)
+    index.snapshot_path.unlink(missing_ok=True)
+    fresh = BM25Index(ChunkStore(corpus))
+    assert fresh.search("storm coast", 5) == hits  # rebuilt from the store, no crash
+    assert Path(f"{log_path}.corrupt").exists()

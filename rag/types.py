@@ -8,7 +8,7 @@ the exact supporting span inside each passage.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any, Literal
 
@@ -152,3 +152,29 @@ class Answer:
         for cit, raw in zip(self.citations, out["citations"]):
             raw["deep_link"] = cit.deep_link
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """The Answer :meth:`to_dict` made ``data`` from (the chat keeps its conversation so)."""
+        def passage(raw: dict[str, Any]) -> Passage:
+            return Passage(**{f.name: raw[f.name] for f in fields(Passage)})
+
+        return cls(
+            question=data["question"],
+            standalone_question=data["standalone_question"],
+            text=data["text"],
+            status=data["status"],
+            sentences=tuple(
+                SentenceVerdict(s["text"], s["status"], tuple(s["citations"]),
+                                tuple(Support(**x) for x in s["supports"]), s["reason"])
+                for s in data["sentences"]
+            ),
+            citations=tuple(
+                Citation(c["n"], passage(c["passage"]), tuple((a, b) for a, b in c["spans"]))
+                for c in data["citations"]
+            ),
+            passages=tuple(passage(p) for p in data["passages"]),
+            generator=data["generator"],
+            timings=dict(data.get("timings", {})),
+            draft=data.get("draft", ""),
+        )

@@ -50,6 +50,9 @@ def build_chat(
     info_text, outlets = _corpus_view(engines, settings.corpus, firsts)
     with gr.Blocks(title="News answers with citations", fill_width=True) as demo:
         answers = gr.State([])  # one entry per assistant message: Answer, or None for an error
+        # The conversation, kept in the browser's localStorage (encrypted by Gradio) so a page
+        # reload or a second tab of the same browser finds it again; the server keeps nothing.
+        saved = gr.BrowserState({"messages": [], "answers": []}, storage_key="newsrag-chat")
         rated = gr.State({})  # assistant-message number -> feedback row id
         with gr.Row():
             gr.Markdown("### Ask the news: every sentence is checked against the passage it cites")
@@ -107,10 +110,10 @@ def build_chat(
         ) -> Iterator[tuple[Any, ...]]:
             text = (text or "").strip()
             if not text:
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 return
             history = [*history, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
-            yield "", history, done, gr.skip()
+            yield "", history, done, gr.skip(), gr.skip()
             turn, final = len(done), None
             try:
                 wait = limiter.hit(f"ui:{_client(request)}")
@@ -126,7 +129,7 @@ def build_chat(
                         draft += piece
                         history[-1] = {"role": "assistant", "content": html.escape(draft)
                                        + ' <span class="rag-meta">checking citations…</span>'}
-                        yield "", history, done, gr.skip()
+                        yield "", history, done, gr.skip(), gr.skip()
                 assert final is not None
                 engines.answered(final, "chat")
                 message = answer_html(final, turn)
@@ -137,18 +140,25 @@ def build_chat(
                 message = f"⚠️ {_OOPS}"
             history[-1] = {"role": "assistant", "content": message}
             done = [*done, final]
-            yield "", history, done, panel_html(done)
+            yield "", history, done, panel_html(done), _kept(history, done)
 
         inputs = [question, chatbot, answers, corpus, date_from, date_to, sources]
-        outputs = [question, chatbot, answers, panel]
+        outputs = [question, chatbot, answers, panel, saved]
         ask.click(respond, inputs, outputs)
         question.submit(respond, inputs, outputs)
 
         def restart() -> tuple[Any, ...]:
-            return [], [], {}, panel_html([]), "", ""
+            return [], [], {}, panel_html([]), "", "", {"messages": [], "answers": []}
 
-        new.click(restart, None, [chatbot, answers, rated, panel, question, feedback_note])
-        chatbot.clear(restart, None, [chatbot, answers, rated, panel, question, feedback_note])
+        cleared = [chatbot, answers, rated, panel, question, feedback_note, saved]
+        new.click(restart, None, cleared)
+        chatbot.clear(restart, None, cleared)
+
+        def restore(kept: dict[str, Any] | None) -> tuple[Any, ...]:
+            messages, done = _restored(kept)
+            return messages, done, panel_html(done)
+
+        demo.load(restore, saved, [chatbot, answers, panel])
 
         def on_like(done: list[Answer | None], ids: dict[int, int], name: str, data: gr.LikeData) -> tuple[Any, ...]:
             turn = _turn(data.index)
@@ -201,6 +211,29 @@ def build_chat(
 
             add.click(on_upload, [files, urls, corpus], [upload_note, files, urls, info, sources])
     return demo
+
+
+# Turns kept in the browser: enough for a long conversation, well inside localStorage's 5 MB.
+_KEPT_TURNS = 50
+
+
+def _kept(history: list[dict[str, Any]], done: list[Answer | None]) -> dict[str, Any]:
+    """The conversation as the browser keeps it: messages, and each answer as a dict."""
+    turns = done[-_KEPT_TURNS:]
+    return {"messages": history[-2 * len(turns):] if turns else [],
+            "answers": [a.to_dict() if a is not None else None for a in turns]}
+
+
+def _restored(kept: dict[str, Any] | None) -> tuple[list[dict[str, Any]], list[Answer | None]]:
+    """The conversation the browser kept; an unreadable one (another version's) is dropped."""
+    try:
+        answers = [Answer.from_dict(a) if a is not None else None for a in (kept or {}).get("answers", [])]
+        messages = list((kept or {}).get("messages", []))
+    except (KeyError, TypeError, ValueError):
+        return [], []
+    if len(messages) != 2 * len(answers):
+        return [], []
+    return messages, answers
 
 
 def _turn(index: Any) -> int | None:

@@ -4,6 +4,7 @@ BM25 sync, prompt budget and prompt injection."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -205,3 +206,9 @@ def test_passages_are_data_not_instructions(corpus: Settings, hashing: HashingEm
     assert user.count("</passage>") == len(prompt.passages)
     library = eng.ask("When will the library close for renovation?")
     assert "March" in library.text and "PWNED" not in library.text
+
+
+def test_an_answer_survives_its_dict_form(corpus: Settings, hashing: HashingEmbedder) -> None:
+    # The chat keeps answers in the browser as dicts and reads them back on reload.
+    ans = engine(corpus, hashing).ask("How many militants did security forces kill in Balochistan?")
+    assert Answer.from_dict(json.loads(json.dumps(ans.to_dict()))) == ans

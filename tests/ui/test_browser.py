@@ -134,8 +134,25 @@ def test_chat_streams_cites_and_highlights(app: tuple[str, Path], browser: objec
     page.locator("#rag-chat").get_by_text("The articles do not say.").last.wait_for(timeout=60_000)
     _shot(page, "chat-filtered-refusal")
 
+    # The conversation survives a reload (the browser keeps it), citations and follow-ups included.
+    answers_before = page.locator("#rag-chat .rag-answer").count()
+    chat_before = page.locator("#rag-chat .rag-answer").all_inner_texts()
+    panel_before = page.locator("#rag-panel").inner_text()
+    page.reload()
+    page.locator("#rag-chat a.rag-cite").first.wait_for(timeout=60_000)
+    assert page.locator("#rag-chat .rag-answer").all_inner_texts() == chat_before
+    assert page.locator("#rag-panel").inner_text() == panel_before
+    page.locator("#rag-question textarea").fill("And what did the defence minister say?")
+    page.locator("#rag-ask").click()
+    page.wait_for_function(f"document.querySelectorAll('#rag-chat .rag-answer').length > {answers_before}",
+                           timeout=60_000)
+
     page.locator("#rag-new").click()
     page.wait_for_function("!document.querySelector('#rag-chat .rag-answer')", timeout=30_000)
+    page.reload()
+    page.locator("#rag-question textarea").wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # the restore runs on load
+    assert page.locator("#rag-chat .rag-answer").count() == 0  # a new chat is not brought back
     page.close()
 
 

@@ -72,3 +72,11 @@ def test_only_web_links_become_links() -> None:
     bad = dataclasses.replace(answer, citations=(Citation(1, hostile, ((0, 5),)),))
     panel = passages_html(bad, 0)
     assert "javascript:" not in panel and "<a " not in panel
+
+
+def test_a_kept_conversation_that_cannot_be_read_is_dropped() -> None:
+    from ui.chat import _restored
+
+    assert _restored(None) == ([], [])
+    assert _restored({"messages": [{"role": "user", "content": "q"}], "answers": [{"question": "q"}]}) == ([], [])
+    assert _restored({"messages": [{"role": "user", "content": "q"}], "answers": []}) == ([], [])

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -199,7 +200,13 @@ def create_app(settings: Settings) -> FastAPI:
         # Only /embed may be framed by other origins (the portals of the settings).
         ancestors = ["'self'", *settings.frame_ancestors] if request.url.path.rstrip("/") == "/embed" else ["'self'"]
         response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(ancestors)
+        if ancestors == ["'self'"]:
+            response.headers["X-Frame-Options"] = "SAMEORIGIN"  # the same rule, for browsers without CSP 3
         response.headers["X-Content-Type-Options"] = "nosniff"
+        # Links to sources must not tell news sites which internal page (and question) sent the reader.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         # Structured access log: path, status, latency. Never headers or query strings (keys, tokens).
         log.info(json.dumps({"path": request.url.path, "status": response.status_code,
                              "ms": round((time.perf_counter() - started) * 1000, 1)}))
@@ -217,8 +224,10 @@ def create_app(settings: Settings) -> FastAPI:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         return error(request, status, str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's own HTTPException (a body that is not UTF-8, a 404 route) is the base of
+    # FastAPI's: handling the base gives every error the same shape.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error(request, exc.status_code, str(exc.detail), exc.headers,
                      getattr(exc, "code", None), getattr(exc, "param", None))
 

@@ -306,7 +306,9 @@ def test_limits_cors_frames_and_feedback(data: Path) -> None:
 
         embed = httpx.get(f"{url}/embed")
         assert embed.headers["content-security-policy"] == "frame-ancestors 'self' https://portal.example"
+        assert "x-frame-options" not in embed.headers  # it would forbid the portal's iframe
         assert httpx.get(f"{url}/").headers["content-security-policy"] == "frame-ancestors 'self'"
+        assert httpx.get(f"{url}/").headers["x-frame-options"] == "SAMEORIGIN"
         preflight = {"Origin": "https://portal.example", "Access-Control-Request-Method": "POST",
                      "Access-Control-Request-Headers": "authorization,content-type"}
         ok = httpx.options(f"{url}/api/ask", headers=preflight)

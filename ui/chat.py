@@ -166,7 +166,10 @@ def build_chat(
             if answer is None:
                 return ids, "Only answers can be rated."
             rating = 1 if data.liked is True else -1 if data.liked is False else 0
-            ids = {**ids, turn: _save(feedback, answer, name, rating=rating, feedback_id=ids.get(turn))}
+            try:
+                ids = {**ids, turn: _save(feedback, answer, name, rating=rating, feedback_id=ids.get(turn))}
+            except RagError as exc:
+                return ids, f"⚠️ {html.escape(str(exc))}"
             return ids, "Thanks: feedback saved."
 
         chatbot.like(on_like, [answers, rated, corpus], [rated, feedback_note])
@@ -180,7 +183,10 @@ def build_chat(
             turn = turns[-1]
             answer = done[turn]
             assert answer is not None
-            ids = {**ids, turn: _save(feedback, answer, name, comment=text, feedback_id=ids.get(turn))}
+            try:
+                ids = {**ids, turn: _save(feedback, answer, name, comment=text, feedback_id=ids.get(turn))}
+            except RagError as exc:
+                return gr.skip(), ids, f"⚠️ {html.escape(str(exc))}"
             return "", ids, "Thanks: comment saved with the last answer."
 
         send_comment.click(on_comment, [comment, answers, rated, corpus], [comment, rated, feedback_note])

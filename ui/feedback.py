@@ -7,6 +7,7 @@ same row (the row id travels with the answer in the chat and the /embed page).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -14,6 +15,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rag.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -53,15 +58,31 @@ class FeedbackStore:
     """The SQLite file of feedback; safe to share between threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        """Create the file and table if needed."""
+        """Create the file and table if needed.
+
+        A file that is not a readable database leaves the store *broken*: the server starts
+        and answers, and every feedback call says what is wrong (people's ratings cannot be
+        rebuilt from anything, so the file is never replaced; a crash at start would only
+        make a supervisor restart the server in a loop).
+        """
         self.path = path
+        self.broken: str | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            # WAL (kept by the file) lets the server write while `rag feedback` reads.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+        try:
+            with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
+                # WAL (kept by the file) lets the server write while `rag feedback` reads.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            self.broken = (f"The feedback database {path} cannot be read ({exc}): feedback is off until it is "
+                           "repaired or moved aside, or feedback_db names another file")
+            log.error(self.broken)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.broken:
+            raise BackendUnavailable(self.broken)
         # A connection per call: sqlite3 connections must not cross threads.
         return sqlite3.connect(self.path, timeout=10)
 

@@ -37,3 +37,24 @@ def test_record_update_list_and_export(tmp_path: Path) -> None:
     gold = load_gold(out)
     assert gold[0].answer == "As of 4 Feb 2026, Asif leads." and gold[0].gold_urls == ("https://n.example/a",)
     assert gold[1].answerable is False
+
+
+def test_a_corrupt_feedback_database_turns_feedback_off_not_the_server(tmp_path: Path, hashing: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from index.ingest import ingest
+    from index.load import sample_dir
+    from rag.settings import load_settings
+    from ui.api import create_app
+
+    broken = tmp_path / "fb.sqlite"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)  # a header, then garbage
+    s = load_settings(data_dir=tmp_path / "data", corpus="fbtest", embed_backend="hashing", feedback_db=broken,
+                      ui_upload=False)
+    ingest([sample_dir()], s)
+    with TestClient(create_app(s), raise_server_exceptions=False) as client:
+        ask = client.post("/api/ask", json={"question": "How many militants were killed?"})
+        assert ask.status_code == 200  # the server answers
+        res = client.post("/api/feedback", json={"question": "q", "answer": "a", "rating": 1})
+        assert res.status_code == 503 and str(broken) in res.json()["error"] and "moved aside" in res.json()["error"]
+    assert broken.read_bytes().startswith(b"SQLite format 3")  # never replaced: people's ratings may be in it

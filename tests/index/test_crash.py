@@ -85,3 +85,37 @@ def test_sigkill_during_ingest_and_update_converges(tmp_path: Path) -> None:
     _assert_same(_snapshot(crash), want)
     settings = load_settings(data_dir=crash, corpus="crash")
     assert ChunkStore(settings).collection().count() == len(want)
+
+
+def test_two_ingests_of_one_corpus_at_once(tmp_path: Path) -> None:
+    # The second one started on the same data dir is refused at once (the ingest lock), with a
+    # message; rerun afterwards, it finds everything stored and embeds nothing. Nothing is
+    # duplicated or lost.
+    src = write_jsonl(tmp_path / "a.jsonl", [article(i, paragraphs=12) for i in range(40)])
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data"), "RAG_CORPUS": "crash", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(src)]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_until_locked(tmp_path / "data" / "ingest.lock", first)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert second.returncode == 1 and "Another ingest is running" in second.stderr
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "0 added, 0 updated, 40 unchanged; 0 chunks" in again.stdout
+    stored = _snapshot(tmp_path / "data")
+    assert len({m["document_id"] for _, m, _ in stored.values()}) == 40
+
+
+def _wait_until_locked(lock: Path, proc: subprocess.Popen[str]) -> None:
+    # Read the kernel's table of locks rather than try the lock: trying it could make the
+    # first process find it taken.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if lock.exists():
+            inode = lock.stat().st_ino
+            for line in Path("/proc/locks").read_text().splitlines():
+                fields = line.split()
+                if "FLOCK" in fields and str(proc.pid) in fields and any(f.endswith(f":{inode}") for f in fields):
+                    return
+        time.sleep(0.05)
+    raise AssertionError("the first ingest never took the lock")

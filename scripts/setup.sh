@@ -15,13 +15,17 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q torch==2.13.0
+# Every version is pinned by requirements.lock (used as constraints), so a fresh machine gets
+# the versions the tests ran with.
+LOCK=()
+[ -f requirements.lock ] && LOCK=(-c requirements.lock)
+.venv/bin/python -m pip install -q "${LOCK[@]}" torch==2.13.0
 # llama-cpp-python compiles llama.cpp; its default -march=native build uses every
 # instruction the CPU lists, AMX included, which a VM may refuse at run time
 # (SIGILL on the first completion). A portable build (AVX2/FMA, runtime-detected
 # extras) runs everywhere; --no-cache-dir keeps pip from reusing a native wheel.
 if ! .venv/bin/python -c "import llama_cpp" >/dev/null 2>&1; then
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install -q --no-cache-dir "llama-cpp-python[server]>=0.3"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install -q --no-cache-dir "${LOCK[@]}" "llama-cpp-python[server]>=0.3"
 fi
-.venv/bin/python -m pip install -q -e '.[dev,local]'
+.venv/bin/python -m pip install -q "${LOCK[@]}" -e '.[dev,local]'
 echo "Set up: .venv ready ($(.venv/bin/python --version))."

@@ -1,7 +1,8 @@
 """Articles from the web: pages by URL and the articles RSS/Atom feeds link to, fetched politely.
 
-Extraction (main text, title, date, authors, site) and feed reading are trafilatura's
-(``bare_extraction``, ``feeds.extract_links``, which read RSS, Atom and JSON feeds);
+Extraction (main text, title, date, authors, site), feed and sitemap reading are trafilatura's
+(``bare_extraction``; ``feeds.find_links``, which reads RSS, Atom and JSON feeds;
+``sitemaps.SitemapObject``, which reads sitemaps and sitemap indexes);
 the requests are httpx's, because polite fetching needs what trafilatura's downloader
 does not offer: conditional requests (``If-None-Match`` / ``If-Modified-Since`` with the
 ``ETag`` and ``Last-Modified`` a server sent last time), a per-host delay, robots.txt
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import socket
 import sqlite3
 import threading
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _FEED_MARKERS = ("xml", "rss", "atom", "json")
 _MAX_REDIRECTS = 5
+_MAX_SITEMAPS = 20
+_SITEMAP = re.compile(r"<(urlset|sitemapindex)\b")
 
 
 def user_agent() -> str:
@@ -272,16 +276,45 @@ class WebSource:
             self.report.feeds_unchanged += 1
             return []
         self.report.feeds += 1
-        parts = urlsplit(page.url)
-        params = FeedParameters(f"{parts.scheme}://{parts.netloc}", parts.netloc, page.url, external=True)
-        # find_links reads RSS, Atom and JSON feeds; extract_links would also pass every
-        # link through courlan's filter, which drops hosts given as IP addresses.
-        found = find_links(page.text.strip(), params)
-        links = [u for u in dict.fromkeys(found) if is_url(u) and u != page.url and urlsplit(u).path.strip("/")]
-        if not links:
-            self.report.errors.append(InputError(feed_url, "no article links found: not an RSS, Atom or JSON feed?"))
         self._fetched.append((feed_url, page))
+        if _SITEMAP.search(page.text[:2000]):
+            links = self._sitemap_links(page)
+        else:
+            parts = urlsplit(page.url)
+            params = FeedParameters(f"{parts.scheme}://{parts.netloc}", parts.netloc, page.url, external=True)
+            # find_links reads RSS, Atom and JSON feeds; extract_links would also pass every
+            # link through courlan's filter, which drops hosts given as IP addresses.
+            found = find_links(page.text.strip(), params)
+            links = [u for u in dict.fromkeys(found) if is_url(u) and u != page.url and urlsplit(u).path.strip("/")]
+        if not links:
+            self.report.errors.append(
+                InputError(feed_url, "no article links found: not an RSS, Atom or JSON feed, or a sitemap?"))
         return links
+
+    def _sitemap_links(self, page: Page) -> list[str]:
+        """The pages a sitemap lists, following a sitemap index to its sitemaps (trafilatura's
+        parser; at most ``_MAX_SITEMAPS`` files per feed)."""
+        from trafilatura.sitemaps import SitemapObject
+
+        parts = urlsplit(page.url)
+        sitemap = SitemapObject(f"{parts.scheme}://{parts.netloc}", parts.netloc, [], external=True)
+        sitemap.current_url, sitemap.content = page.url, page.text
+        sitemap.process()
+        for _ in range(_MAX_SITEMAPS):
+            pending = [u for u in dict.fromkeys(sitemap.sitemap_urls) if u not in sitemap.seen and u != page.url]
+            if not pending:
+                break
+            sitemap.current_url = pending[0]
+            sitemap.seen.add(pending[0])
+            try:
+                child = self.fetcher.fetch(pending[0], accept=_FEED_MARKERS, conditional=False)
+            except InputError as err:
+                self.report.errors.append(err)
+                continue
+            if child is not None:
+                sitemap.content = child.text
+                sitemap.process()
+        return list(dict.fromkeys(sitemap.urls))
 
     def stored(self) -> None:
         """Record the validators of everything fetched: its articles are in the store now."""

@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     )
     feeds: list[str] = Field(
         default_factory=list,
-        description="RSS/Atom feed URLs that `rag sync` reads (with any given by --feed or --feeds-file).",
+        description="RSS/Atom/JSON feed or sitemap URLs that `rag sync` reads (with any given by --feed or --feeds-file).",
     )
     fetch_timeout: float = Field(
         15.0, gt=0, le=300, description="Seconds a web page, feed or robots.txt may take to arrive."

@@ -73,7 +73,15 @@ class NewsSite:
         build = hashlib.sha1(self.two.encode()).hexdigest()[:8]
         feed = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>Loopback News</title>"
                 f"<link>{self.base}/</link><description>build {build}</description>{items}</channel></rss>")
+        public = "http://news.example"  # the name the sitemaps use (see test_web's transport)
+        urlset = ("<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                  + "".join(f"<url><loc>{public}{p}</loc></url>" for p in ("/a/one.html", "/a/three.html"))
+                  + "</urlset>")
+        index = ("<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                 f"<sitemap><loc>{public}/sitemap-news.xml</loc></sitemap></sitemapindex>")
         return {
+            "/sitemap_index.xml": ("application/xml", index),
+            "/sitemap-news.xml": ("application/xml", urlset),
             "/robots.txt": ("text/plain", "User-agent: *\nDisallow: /private/\n"),
             "/feed.xml": ("application/rss+xml", feed),
             "/a/one.html": ("text/html; charset=utf-8", _page("Wildfire contained", one)),

@@ -76,7 +76,7 @@ def _settings(ctx: click.Context, **extra: Any) -> Settings:
 @click.argument("paths", nargs=-1)
 @click.option("--sample", is_flag=True, help="Ingest the bundled sample article.")
 @click.option("--feed", "feeds", multiple=True, metavar="URL",
-              help="RSS/Atom feed whose linked articles to ingest (repeatable).")
+              help="RSS/Atom/JSON feed or sitemap whose linked articles to ingest (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
     "--skip-near-duplicates/--keep-near-duplicates",

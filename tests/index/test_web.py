@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -67,6 +68,34 @@ def test_a_feed_synced_twice_then_a_changed_article(site: NewsSite, web_settings
     assert ingested.updated == 1 and ingested.added == 0
     texts = " ".join(t for t, _, _ in ChunkStore(web_settings).dump().values())
     assert "55 million" in texts and "40 million" not in texts
+
+
+class _ToSite(httpx.HTTPTransport):
+    """Sends every request to the loopback site, whatever host it names (news.example here),
+    and hands the response back as the named host's."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        routed = httpx.Request(request.method, request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port),
+                               headers=request.headers, content=request.content)
+        response = super().handle_request(routed)
+        response.request = request
+        return response
+
+
+def test_a_sitemap_index_is_followed_to_its_articles(site: NewsSite, web_settings: Settings) -> None:
+    port = int(site.base.rsplit(":", 1)[1])
+    client = httpx.Client(transport=_ToSite(port), follow_redirects=False, timeout=1,
+                          headers={"User-Agent": "newsrag-test"})
+    fetched, ingested = ingest_web(web_settings, feeds=["http://news.example/sitemap_index.xml"],
+                                   fetcher=Fetcher(web_settings, client=client))
+    assert fetched.errors == [] and fetched.feeds == 1 and fetched.pages == 2
+    assert ingested.added == 2
+    urls = {m["url"] for _, m, _ in ChunkStore(web_settings).dump().values()}
+    assert urls == {"http://news.example/a/one.html", "http://news.example/a/three.html"}
 
 
 def test_private_addresses_are_refused_by_default(site: NewsSite, settings: Settings) -> None:

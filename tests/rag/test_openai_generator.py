@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -254,5 +255,65 @@ def test_real_server_returning_garbage_falls_back_or_fails_clearly(tmp_path: Pat
         with pytest.raises(BackendError) as err:
             Engine(strict, embedder=hashing).ask("How many militants did security forces kill in Balochistan?")
         assert "LLM" in str(err.value) and "Traceback" not in str(err.value)
+    finally:
+        httpd.shutdown()
+
+
+class _Hang(http.server.BaseHTTPRequestHandler):
+    """Takes the request, sends the stream's headers, then says nothing more."""
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(30)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _HalfStream(http.server.BaseHTTPRequestHandler):
+    """Streams the first words of an answer, then drops the connection."""
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        event = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                 "choices": [{"index": 0, "delta": {"content": "Security forces killed "}, "finish_reason": None}]}
+        data = f"data: {json.dumps(event)}\n\n".encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)  # no last chunk, no [DONE]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("handler", [_Hang, _HalfStream], ids=["hangs", "half-stream"])
+def test_an_llm_that_hangs_or_stops_half_way(tmp_path: Path, settings: Settings, hashing: HashingEmbedder,
+                                             handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    question = "How many militants did security forces kill in Balochistan?"
+    try:
+        s = _llm_settings(settings.data_dir, url, llm_retries=0, llm_timeout=2)
+        ingest([write_jsonl(tmp_path / "a.jsonl", ARTICLES)], s)
+        started = time.monotonic()
+        ans = Engine(s, embedder=hashing).ask(question)
+        # No hung worker: the timeout ends the wait, and the extractive reader answers.
+        assert time.monotonic() - started < 15
+        assert ans.generator.startswith("extractive (fallback:") and "22 more militants" in ans.text
+        assert "Security forces killed [" not in ans.text  # the half sentence never reaches the answer
+        strict = _llm_settings(settings.data_dir, url, llm_retries=0, llm_timeout=2, llm_fallback=False)
+        with pytest.raises(BackendError, match="LLM server"):
+            Engine(strict, embedder=hashing).ask(question)
     finally:
         httpd.shutdown()

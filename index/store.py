@@ -17,6 +17,7 @@ import functools
 import inspect
 import logging
 import os
+import shutil
 import sqlite3
 import uuid
 from collections import Counter
@@ -127,7 +128,7 @@ def store_errors(settings: Settings) -> Iterator[None]:
     except chromadb.errors.ChromaError as exc:
         if isinstance(exc, chromadb.errors.NotFoundError):
             raise
-        raise BackendError(f"The Chroma store failed: {exc}") from exc
+        raise BackendError(f"The Chroma store failed: {exc}{_disk_hint(settings)}") from exc
     except Exception as exc:
         # The HTTP client raises a bare Exception with the body of a response it cannot
         # parse (a proxy's 502 page while the server restarts); our own bugs keep their type.
@@ -136,6 +137,25 @@ def store_errors(settings: Settings) -> Iterator[None]:
         raise BackendError(
             f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} answered: {str(exc)[:200]}"
         ) from exc
+
+
+# Below this much free space, a failed write is taken for a full disk: Chroma reports one only
+# as a failed compaction or a failed write to its segments.
+_LOW_DISK = 64 * 2**20
+
+
+def _disk_hint(settings: Settings) -> str:
+    """What to do when the embedded store's disk is (nearly) full; '' otherwise."""
+    if settings.chroma_host:
+        return ""
+    try:
+        free = shutil.disk_usage(settings.chroma_path).free
+    except OSError:
+        return ""
+    if free >= _LOW_DISK:
+        return ""
+    return (f" (the disk holding {settings.chroma_path} is full: {free / 2**20:.1f} MB free; make room and run "
+            "again: what was stored is intact, and the next run completes the rest)")
 
 
 def _guarded(method: F) -> F:

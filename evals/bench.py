@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -107,12 +106,11 @@ class _Bench:
         from index.embed import make_embedder
         from index.fast_embed import wordpiece_counts
 
-        base = self._settings(self.work / "models", "bench")
-        texts = sample_chunks(self.small_articles, base, 512)
+        default = self._settings(self.work / "models", "bench")
+        texts = sample_chunks(self.small_articles, default, 512)
         tokens = sum(wordpiece_counts(texts))
-        fast = self._settings(self.work / "models", "bench")
         embedders = {"torch": make_embedder(self._settings(self.work / "models", "bench", embed_variant="torch")),
-                     "default": make_embedder(fast)}
+                     "default": make_embedder(default)}
         for e in embedders.values():
             embed_like_ingest(e, texts[:32])
         best: dict[str, float] = {}
@@ -190,26 +188,16 @@ class _Bench:
         if self.full_store is not None:
             print(f"skipped: --full-store {self.full_store} given")
             return {}
+        figures = self.work / "ingest.json"
         proc = subprocess.run(
             [sys.executable, "-m", "evals.bench_ingest", str(self.full_articles), "--data-dir", str(data_dir),
-             "--corpus", "full"],
+             "--corpus", "full", "--json", str(figures)],
             capture_output=True, text=True, check=True,
         )
         print(proc.stdout.strip())
         self.full_store = data_dir
-        text = proc.stdout
-
-        def grab(pattern: str) -> float:
-            match = re.search(pattern, text)
-            return float(match.group(1).replace(",", "")) if match else float("nan")
-
-        return {
-            "seconds": grab(r"first ingest: ([\d.]+) s"),
-            "tokens_s": grab(r"tokens/s ([\d,]+)"),
-            "peak_rss_mb": grab(r"peak RSS ([\d,]+) MB"),
-            "pipeline_share": grab(r"throughput: ([\d.]+)"),
-            "reingest_s": grab(r"re-ingest unchanged: ([\d.]+) s"),
-        }
+        out: Figures = json.loads(figures.read_text())
+        return out
 
     def latency(self) -> Figures:
         small_store, _ = self._ensure_small()

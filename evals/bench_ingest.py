@@ -12,6 +12,7 @@ comparable as ratios even on a noisy machine.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
 import tempfile
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--corpus", default="bench")
     ap.add_argument("--raw-sample", type=float, default=0.25,
                     help="share of the chunks the raw embedder is timed on")
+    ap.add_argument("--json", dest="out", type=Path, help="also write the figures here (evals.bench reads them)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
@@ -73,6 +75,11 @@ def main(argv: list[str] | None = None) -> None:
           f"(target < 5%); {again.unchanged} unchanged, {again.chunks_written} chunks embedded")
     print(f"cleaning removed: {dict(first.cleaning.lines)} lines, {sum(first.cleaning.chars.values()):,} chars")
     print(f"near-duplicates found: {len(first.near_duplicates)}")
+    if args.out:
+        args.out.write_text(json.dumps({
+            "seconds": first.seconds, "tokens_s": first.tokens_written / first.seconds, "peak_rss_mb": peak_mb,
+            "pipeline_share": pipeline_rate / raw_rate, "reingest_s": again.seconds,
+        }, indent=1))
 
 
 if __name__ == "__main__":

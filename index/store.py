@@ -247,7 +247,8 @@ class ChunkStore:
         """
         col = self.collection()
         limit = self.client.get_max_batch_size()
-        before, _ = self._bump_version()
+        before = self.version()  # the keyword log is stamped only if it matched this
+        self._bump_version()
         for i in range(0, len(nodes), limit):
             part = nodes[i : i + limit]
             col.upsert(
@@ -259,7 +260,7 @@ class ChunkStore:
         stale = list(stale_ids)
         if stale:
             col.delete(ids=stale)
-        _, after = self._bump_version()
+        after = self._bump_version()
         rows = [KeywordRow.from_meta(n.node_id, n.get_content(metadata_mode=MetadataMode.NONE), n.metadata) for n in nodes]
         self._log_change(rows, stale, expected=before, version=after)
 
@@ -286,9 +287,10 @@ class ChunkStore:
     def delete_chunks(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
-            before, _ = self._bump_version()
+            before = self.version()
+            self._bump_version()
             self.collection().delete(ids=list(ids))
-            self._log_change([], ids, expected=before, version=self._bump_version()[1])
+            self._log_change([], ids, expected=before, version=self._bump_version())
 
     @_guarded
     def delete_articles(self, where: Mapping[str, Any]) -> tuple[int, int]:
@@ -298,10 +300,11 @@ class ChunkStore:
         ids = res["ids"]
         articles = {m["document_id"] for m in res["metadatas"]}
         if ids:
-            before, _ = self._bump_version()
+            before = self.version()
+            self._bump_version()
             for i in range(0, len(ids), self.client.get_max_batch_size()):
                 col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
-            self._log_change([], ids, expected=before, version=self._bump_version()[1])
+            self._log_change([], ids, expected=before, version=self._bump_version())
         return len(articles), len(ids)
 
     def delete_article(self, article_id: str) -> tuple[int, int]:
@@ -333,17 +336,15 @@ class ChunkStore:
                         self.keywords().path, exc)
 
     @_guarded
-    def _bump_version(self) -> tuple[str, str]:
+    def _bump_version(self) -> str:
         # Bumped before and after each change: a reader that built a derived
         # index (BM25) while a change was under way sees a newer version later.
-        # Returns (previous, new): the keyword log is stamped with the new version
-        # only if it matched the one before the change.
+        # Returns the new version.
         col = self.collection()
-        previous = self.version()
         meta = dict(col.metadata or {})
         meta["version"] = uuid.uuid4().hex
         col.modify(metadata=meta)
-        return previous, meta["version"]
+        return meta["version"]
 
     @_guarded
     def iter_chunks(self, batch: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:

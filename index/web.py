@@ -13,7 +13,7 @@ on. Addresses on loopback or private networks are refused unless
 ``fetch_private_hosts`` is set: the API accepts URLs, and must not become a way to read
 the server's own network (redirects are checked hop by hop for the same reason).
 
-What was fetched (validators, content hash) is kept in ``data_dir/web.sqlite``, so a
+What was fetched (its validators) is kept in ``data_dir/web.sqlite``, so a
 ``rag sync`` run after an unchanged one fetches feeds and pages with 304s and embeds
 nothing; a changed page is re-extracted and, being keyed by its URL, replaces its
 previous version in the store.
@@ -21,7 +21,6 @@ previous version in the store.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 import socket
@@ -175,11 +174,11 @@ class Fetcher:
 
     def _wait_turn(self, url: str) -> None:
         host = urlsplit(url).netloc
-        with self._lock:
-            wait = self._last.get(host, 0.0) + self.settings.fetch_delay - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last[host] = time.monotonic()
+        with self._lock:  # reserve this host's next slot; sleep outside, so other hosts go on
+            now = time.monotonic()
+            slot = max(now, self._last.get(host, 0.0) + self.settings.fetch_delay)
+            self._last[host] = slot
+        time.sleep(slot - now)
 
     def _allowed_by_robots(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -199,7 +198,7 @@ class Fetcher:
 
 
 class FetchState:
-    """Validators and content hashes of fetched URLs, in SQLite beside the store."""
+    """Validators of fetched URLs (ETag, Last-Modified), in SQLite beside the store."""
 
     def __init__(self, path: Path) -> None:
         """``path`` is the SQLite file, created on first use."""
@@ -209,8 +208,7 @@ class FetchState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
         db.execute(
-            "CREATE TABLE IF NOT EXISTS fetched(url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, "
-            "content_hash TEXT, fetched_at REAL)"
+            "CREATE TABLE IF NOT EXISTS fetched(url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, fetched_at REAL)"
         )
         return db
 
@@ -228,10 +226,9 @@ class FetchState:
     def record(self, url: str, page: Page) -> None:
         """Remember ``page``'s validators (only once its article is stored, so a failed
         ingest fetches it again next time)."""
-        digest = hashlib.sha256(page.text.encode()).hexdigest()[:24]
         with closing(self._connect()) as db, db:
-            db.execute("INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?, ?)",
-                       (url, page.etag, page.last_modified, digest, time.time()))
+            db.execute("INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?)",
+                       (url, page.etag, page.last_modified, time.time()))
 
 
 class WebSource:

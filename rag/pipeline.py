@@ -58,8 +58,10 @@ class Engine:
         self.settings = settings
         # The language pipeline loads (about a second) while the store opens and the
         # embedder compiles, which wait mostly outside the interpreter: a cold
-        # `rag ask` pays for the longer of the two, not their sum.
-        threading.Thread(target=nlp.preload, name="spacy-load", daemon=True).start()
+        # `rag ask` pays for the longer of the two, not their sum. Only when this engine
+        # reads with it (the extractive reader, the relation judge).
+        if settings.generator == "extractive" or settings.verifier == "relations":
+            threading.Thread(target=nlp.preload, name="spacy-load", daemon=True).start()
         self.store = store or ChunkStore(settings)
         self.store.collection()  # fail early, with a clear message, if the corpus is missing
         self.embedder = embedder or make_embedder(settings)

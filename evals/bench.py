@@ -103,8 +103,8 @@ class _Bench:
 
     def embed(self) -> Figures:
         from evals.bench_embed import embed_like_ingest, sample_chunks
-        from index.embed import make_embedder
-        from index.fast_embed import wordpiece_counts
+        from rag.embed import make_embedder
+        from rag.fast_embed import wordpiece_counts
 
         default = self._settings(self.work / "models", "bench")
         texts = sample_chunks(self.small_articles, default, 512)
@@ -141,10 +141,10 @@ class _Bench:
     def llamaindex(self) -> Figures:
         from llama_index.core import Document, StorageContext, VectorStoreIndex
 
-        from index.embed import make_embedder
         from index.load import iter_articles
-        from index.store import ChunkStore, make_client
+        from rag.embed import make_embedder
         from rag.pipeline import Engine
+        from rag.store import ChunkStore, make_client
         from rag.types import Filters
 
         ours_dir, ours_s = self._ensure_small()
@@ -287,8 +287,8 @@ class _Bench:
         return {"corpus": corpus, "median_s": median, "runs_s": times}
 
     def quality(self) -> Figures:
-        from index.embed import make_embedder
-        from index.store import ChunkStore
+        from rag.embed import make_embedder
+        from rag.store import ChunkStore
 
         store_dir, _ = self._ensure_small()
         gold = self._gold("realtimeqa-2022-small")

@@ -29,11 +29,11 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from index.chunk import Chunker
 from index.clean import BoilerplateCleaner
-from index.embed import embedder_id, make_embedder
-from index.fast_embed import BUILDS, wordpiece_counts
 from index.ingest import WRITE_BATCH
 from index.load import iter_articles, sample_dir
+from rag.embed import embedder_id, make_embedder
 from rag.errors import RagError
+from rag.fast_embed import BUILDS, wordpiece_counts
 from rag.settings import Settings, load_settings
 
 DEFAULT_ARTICLES = Path(__file__).resolve().parents[1].parent / "shared/data/realtimeqa-2022-small/articles.jsonl"

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from index.embed import make_embedder
 from index.ingest import ingest
-from index.store import ChunkStore
+from rag.embed import make_embedder
 from rag.settings import load_settings
+from rag.store import ChunkStore
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,11 +33,11 @@ from evals.gold import load_gold
 from evals.judge import OfflineJudge
 from evals.report import fmt
 from evals.run import run, summarize
-from index.embed import make_embedder
 from index.ingest import ingest
-from index.store import ChunkStore
+from rag.embed import make_embedder
 from rag.pipeline import Engine
 from rag.settings import Settings, load_settings
+from rag.store import ChunkStore
 
 
 def free_port() -> int:

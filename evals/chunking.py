@@ -18,8 +18,8 @@ import time
 from evals.gold import load_gold
 from evals.retrieval import RetrievalScores, dense_retrieve, score
 from index.ingest import ingest
-from index.store import ChunkStore
 from rag.settings import load_settings
+from rag.store import ChunkStore
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ from llama_index.core import Document
 
 from index.chunk import Chunker
 from index.clean import BoilerplateCleaner
-from index.sentences import split_sentences
+from rag.sentences import split_sentences
 
 PER_KIND = 9
 _NUM = re.compile(r"\b\d{1,3}(?:,\d{3})*\b")

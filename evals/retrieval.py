@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from evals.gold import GoldQuestion, load_gold
 from evals.metrics import answer_hit_at_k, answer_hit_within
-from index.chunk import cl100k
 from rag.settings import Settings
+from rag.tokens import cl100k
 
 KS = (1, 2, 5, 10)
 BUDGETS = (512, 1024, 2048)
@@ -76,8 +76,8 @@ def dense_retrieve(settings: Settings, top_k: int = 40) -> Retrieve:
     """A plain dense retriever over the settings' corpus (llama-index over Chroma)."""
     from llama_index.core import VectorStoreIndex
 
-    from index.embed import make_embedder
-    from index.store import ChunkStore
+    from rag.embed import make_embedder
+    from rag.store import ChunkStore
 
     store = ChunkStore(settings)
     index = VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=make_embedder(settings))

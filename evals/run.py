@@ -35,9 +35,9 @@ from evals.metrics import (
     url_key,
 )
 from evals.retrieval import BUDGETS, KS, retrieval_hits
-from index.chunk import cl100k
-from index.store import ChunkStore
 from rag.pipeline import Engine
+from rag.store import ChunkStore
+from rag.tokens import cl100k
 from rag.types import Answer, Filters
 from rag.verify import strip_as_of
 

@@ -1,36 +1,19 @@
 """Token-aware chunking with exact character offsets into the article text.
 
 Uses llama-index's ``SentenceSplitter`` (cl100k tokens via tiktoken) with a
-faster sentence tokenizer (:mod:`index.sentences`). Each chunk keeps the
+faster sentence tokenizer (:mod:`rag.sentences`). Each chunk keeps the
 article's metadata and its ``start_char``/``end_char`` in the cleaned article
 text, so the UI can highlight and deep-link the passage.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from pathlib import Path
-
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, TextNode
 
-from index.sentences import sentence_pieces
-
-
-def cl100k() -> Callable[[str], list[int]]:
-    """The cl100k_base encoder, loaded from llama-index's bundled cache (offline)."""
-    import llama_index.core
-    import tiktoken
-
-    if "TIKTOKEN_CACHE_DIR" not in os.environ:
-        # tiktoken downloads encodings on first use; llama-index-core ships them.
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(
-            Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache"
-        )
-    enc = tiktoken.get_encoding("cl100k_base")
-    return lambda text: enc.encode(text, disallowed_special=())
+from rag.sentences import sentence_pieces
+from rag.tokens import cl100k
 
 
 class Chunker:

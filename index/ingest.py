@@ -1,6 +1,6 @@
 """The ingest pipeline: files -> cleaned articles -> chunks -> vectors -> Chroma.
 
-Idempotent and crash-safe by construction (see :mod:`index.store`): each
+Idempotent and crash-safe by construction (see :mod:`rag.store`): each
 article's identity is its URL (or path), its version is a hash of its content
 and of the pipeline settings, and the store's own metadata says what is done.
 Re-ingesting unchanged input embeds nothing; a changed article is rewritten in
@@ -29,11 +29,11 @@ from llama_index.core.schema import TextNode
 from index import dedup
 from index.chunk import Chunker
 from index.clean import BoilerplateCleaner, CleanReport
-from index.embed import embedder_id, make_embedder
 from index.load import LoadItem, Skipped, iter_articles
-from index.store import ArticleState, ChunkStore
+from rag.embed import embedder_id, make_embedder
 from rag.errors import BackendError, InputError
 from rag.settings import Settings
+from rag.store import ArticleState, ChunkStore
 
 # Bump when cleaning or chunking changes what is stored, so that a re-ingest
 # rewrites articles made by the older pipeline.

@@ -2,7 +2,7 @@
 
 Chroma is the source of truth. Beside it, each corpus has a *keyword log*: a SQLite
 file holding every chunk's tokens, written by whoever writes the store (see
-:meth:`index.store.ChunkStore.write`) in the same call, and stamped with the store
+:meth:`rag.store.ChunkStore.write`) in the same call, and stamped with the store
 version it matches. Searchers keep an in-memory BM25 index and, when the store's
 version changes, read from the log only the rows added and removed since they last
 looked: one new article costs milliseconds, not a rebuild of the corpus (bm25s, the
@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from index.keywords import KeywordRow, tokenize
+from rag.keywords import KeywordRow, tokenize
 from rag.types import Filters
 
 if TYPE_CHECKING:
-    from index.store import ChunkStore
+    from rag.store import ChunkStore
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.sentences import sentence_spans
 from rag.condense import split_context
+from rag.sentences import sentence_spans
 from rag.types import Passage
 from rag.verify import content_words, is_question, stems
 

@@ -20,11 +20,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from index.embed import make_embedder
-from index.store import ChunkStore
-from rag.bm25 import BM25Index
 from rag import nlp
+from rag.bm25 import BM25Index
 from rag.condense import offline_condense
+from rag.embed import make_embedder
 from rag.errors import BackendError, QuestionError
 from rag.evidence import evidence_strength, rank_sentences
 from rag.generators import ExtractiveGenerator, Generator, make_generator
@@ -32,6 +31,7 @@ from rag.prompt import REFUSAL
 from rag.reader import Reader
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
+from rag.store import ChunkStore
 from rag.tracing import AnswerTrace
 from rag.types import Answer, Filters, Passage, SentenceVerdict
 from rag.verify import SupportJudge, make_judge, verify

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from index.chunk import cl100k
-from index.sentences import sentence_spans
+from rag.sentences import sentence_spans
+from rag.tokens import cl100k
 from rag.types import Passage
 
 REFUSAL = "The articles do not say."

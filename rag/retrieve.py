@@ -25,9 +25,9 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
 )
 
-from index.store import ChunkStore, store_errors
 from rag.bm25 import BM25Index
 from rag.question import TimeFrame, time_frame
+from rag.store import ChunkStore, store_errors
 from rag.types import Filters
 
 Mode = Literal["dense", "bm25", "hybrid"]

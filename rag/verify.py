@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import Stemmer
 
-from index.sentences import sentence_spans
+from rag.sentences import sentence_spans
 from rag.types import Citation, Passage, SentenceVerdict, Support
 
 _STEM = Stemmer.Stemmer("english")

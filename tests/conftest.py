@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index import embed
+from rag import embed
 from rag.settings import Settings, load_settings
 from tests.fakes import HashingEmbedder
 

@@ -19,7 +19,6 @@ import click
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
-
 # Exit statuses: 0 done, 1 an error of ours (bad input, backend down), 2 a usage error
 # (click's), 3 `rag ask` refused: the articles do not answer the question.
 EXIT_ERROR, EXIT_REFUSED = 1, 3
@@ -240,7 +239,7 @@ def migrate(ctx: click.Context, to_host: str, to_port: int, to_ssl: bool, to_cor
     The source is the corpus the settings name (usually the embedded store). The
     target's token is read from the variable `chroma_token_env` names. Safe to re-run.
     """
-    from index.store import ChunkStore
+    from rag.store import ChunkStore
 
     source = _settings(ctx)
     target = source.model_copy(update={"chroma_host": to_host, "chroma_port": to_port, "chroma_ssl": to_ssl,
@@ -258,7 +257,7 @@ def migrate(ctx: click.Context, to_host: str, to_port: int, to_ssl: bool, to_cor
 @click.pass_context
 def delete(ctx: click.Context, ids: tuple[str, ...], urls: tuple[str, ...], sources: tuple[str, ...]) -> None:
     """Delete articles by id, URL or source."""
-    from index.store import ChunkStore
+    from rag.store import ChunkStore
 
     if not (ids or urls or sources):
         raise click.UsageError("Say what to delete: --id, --url or --source")
@@ -277,7 +276,7 @@ def delete(ctx: click.Context, ids: tuple[str, ...], urls: tuple[str, ...], sour
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Articles, chunks, sources and date range of the corpus."""
-    from index.store import ChunkStore
+    from rag.store import ChunkStore
 
     st = ChunkStore(_settings(ctx)).stats()
     if as_json:

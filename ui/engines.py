@@ -17,13 +17,13 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import ValidationError
 
-from index.embed import make_embedder
 from index.ingest import IngestReport, Progress, ingest
-from index.store import ChunkStore
 from index.web import SyncReport, ingest_web
+from rag.embed import make_embedder
 from rag.errors import ConfigError
 from rag.pipeline import Engine
 from rag.settings import Settings
+from rag.store import ChunkStore
 from rag.types import Answer
 from ui.metrics import Metrics
 

@@ -229,7 +229,7 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
 
 
 def _token_counter() -> Callable[[str], int]:
-    from index.chunk import cl100k
+    from rag.tokens import cl100k
 
     encode = cl100k()
     return lambda text: len(encode(text))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import make_embedder
-from index.store import ChunkStore
+from rag.embed import make_embedder
 from rag.settings import load_settings
+from rag.store import ChunkStore
 from tests.index.test_ingest import article, write_jsonl
 
 pytestmark = pytest.mark.slow

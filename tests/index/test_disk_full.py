@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from index.store import ChunkStore
 from rag.settings import load_settings
+from rag.store import ChunkStore
 from tests.index.test_ingest import article, write_jsonl
 
 pytestmark = pytest.mark.slow

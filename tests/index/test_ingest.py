@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from index.ingest import ingest
-from index.store import ChunkStore
 from rag.errors import ConfigError
 from rag.settings import Settings, load_settings
+from rag.store import ChunkStore
 from tests.fakes import HashingEmbedder
 
 WORDS = ("council budget river flood school teacher vaccine clinic court judge mayor transit "

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import make_embedder
 from index.ingest import ingest
-from index.store import ChunkStore
+from rag.embed import make_embedder
 from rag.errors import BackendUnavailable
 from rag.settings import load_settings
+from rag.store import ChunkStore
 from tests.index.test_ingest import article, write_jsonl
 
 

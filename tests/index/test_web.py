@@ -13,9 +13,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from index.store import ChunkStore
 from index.web import Fetcher, ingest_web
 from rag.settings import Settings, load_settings
+from rag.store import ChunkStore
 from tests.servers import NewsSite
 from ui.cli import cli
 

@@ -11,12 +11,12 @@ import bm25s
 import pytest
 
 from index.ingest import ingest
-from index.store import ChunkStore
-from index import keywords
 from rag import bm25 as bm25_module
-from index.keywords import KeywordLog, KeywordRow, tokenize
+from rag import keywords
 from rag.bm25 import BM25Index, _Postings
+from rag.keywords import KeywordLog, KeywordRow, tokenize
 from rag.settings import Settings, load_settings
+from rag.store import ChunkStore
 from tests.index.test_ingest import write_jsonl
 
 WORDS = ("flood river valley shelter mayor election vote senate court ruling storm coast "

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from index.ingest import ingest
-from index.store import ChunkStore
 from rag.errors import BackendError
 from rag.pipeline import Engine
 from rag.prompt import CUT_MARK, REFUSAL, build_prompt
 from rag.settings import Settings, load_settings
+from rag.store import ChunkStore
 from rag.types import Answer, Filters, Passage
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 from tests.index.test_ingest import write_jsonl

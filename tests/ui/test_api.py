@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from index.chunk import cl100k
+from rag.tokens import cl100k
 from tests.servers import NewsSite, rag_cli, serve
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,7 +45,7 @@ _CHECK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthC
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    from index import embed
+    from rag import embed
 
     fake = HashingEmbedder()
     embed.register("hashing", lambda s: fake)

@@ -1,6 +1,6 @@
 """The keyword log: every chunk's search tokens in a SQLite file beside the store.
 
-Written by :class:`index.store.ChunkStore` in the same call as each change to the
+Written by :class:`rag.store.ChunkStore` in the same call as each change to the
 store, and stamped with the store version it matches; :mod:`rag.bm25` reads from it
 only the rows added and removed since it last looked, so one new article costs a
 searcher milliseconds instead of a rebuild of the corpus's keyword index. A log

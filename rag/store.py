@@ -31,9 +31,15 @@ import httpx
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import MetadataMode, TextNode
 
-from index.embed import settings_for
-from index.keywords import KeywordLog, KeywordRow
-from rag.errors import BackendError, BackendUnavailable, ConfigError, IndexNotFound, RagError
+from rag.embed import settings_for
+from rag.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    IndexNotFound,
+    RagError,
+)
+from rag.keywords import KeywordLog, KeywordRow
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from index.ingest import IngestReport, Progress, ingest
 from index.web import SyncReport, ingest_web
 from rag.embed import make_embedder
-from rag.errors import ConfigError
+from rag.errors import RequestError
 from rag.pipeline import Engine
 from rag.settings import Settings
 from rag.store import ChunkStore
@@ -50,7 +50,7 @@ class Engines:
         try:
             return self.settings.model_copy(update={"corpus": Settings.model_validate({"corpus": corpus}).corpus})
         except ValidationError:
-            raise ConfigError(f"{corpus!r} is not a corpus name (3-63 letters, digits, '.', '_' or '-')") from None
+            raise RequestError(f"{corpus!r} is not a corpus name (3-63 letters, digits, '.', '_' or '-')") from None
 
     def embedder(self) -> BaseEmbedding:
         """The shared embedding model."""

@@ -24,6 +24,12 @@ def static(name: str) -> str:
     return (resources.files("ui") / "static" / name).read_text(encoding="utf-8")
 
 
+def plain_page(message: str) -> str:
+    """A page of one plain sentence (the chat turned off, an embed without a token)."""
+    return ("<!doctype html><meta charset=utf-8><title>News answers</title>"
+            f"<p style='font:16px system-ui'>{html.escape(message)}</p>")
+
+
 def head() -> str:
     """The ``<style>`` and ``<script>`` both pages need."""
     return f"<style>{static('cite.css')}</style>\n<script>{static('cite.js')}</script>"

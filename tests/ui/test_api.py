@@ -1,12 +1,12 @@
 """The HTTP API against live `rag serve` processes on loopback (real embedder,
-real Chroma store), with httpx and with the OpenAI SDK as a portal would use it."""
+real Chroma store), with httpx and with the OpenAI SDK as a portal would use it: smoke tests
+of what only a live server shows. Status codes, keys, scopes, limits and headers are tested
+in-process, faster, in tests/ui/test_api_inprocess.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,15 +103,6 @@ def test_users_behind_a_trusted_proxy_get_a_budget_each(data: Path) -> None:
         proc.wait(timeout=30)
 
 
-def test_urls_posted_are_refused_on_private_addresses_by_default(server: str) -> None:
-    # The server must not become a way to read its own network (fetch_private_hosts is off).
-    res = httpx.post(f"{server}/api/ingest", json={"urls": ["http://127.0.0.1:9/admin"]}, timeout=60).json()
-    assert res["ok"] is False and res["added"] == 0
-    assert res["errors"] == ["http://127.0.0.1:9/admin: refused: '127.0.0.1' is a private or loopback address "
-                             "(set fetch_private_hosts to allow)"]
-    assert httpx.post(f"{server}/api/ingest", json={}, timeout=60).status_code == 422
-
-
 def test_urls_and_feeds_ingested_through_the_api(tmp_path: Path) -> None:
     site = NewsSite()
     data = tmp_path / "data"
@@ -147,18 +138,6 @@ def test_metrics_count_questions_stages_and_ingests(server: str) -> None:
     assert value(after.text, 'newsrag_refusals_total{channel="api"}') >= value(before, 'newsrag_refusals_total{channel="api"}') + 1
     assert value(after.text, 'newsrag_answer_stage_seconds_count{stage="retrieve"}') >= 2
     assert "newsrag_ingested_articles_total" in after.text
-
-
-def test_bad_requests_get_clear_errors(server: str) -> None:
-    empty = httpx.post(f"{server}/api/ask", json={"question": "  "})
-    assert empty.status_code == 422 and empty.json() == {"ok": False, "error": "The question is empty"}
-    long = httpx.post(f"{server}/api/ask", json={"question": "why " * 1000})
-    assert long.status_code == 422 and "longer than 2000" in long.json()["error"]
-    bad = httpx.post(f"{server}/api/ask", json={"questio": "typo"})
-    assert bad.status_code == 422 and bad.json()["error"].startswith("Invalid request: body.question")
-    huge = httpx.post(f"{server}/api/ingest", content=b"x" * (21 * 1024 * 1024),
-                      headers={"content-type": "application/json"})
-    assert huge.status_code == 413 and huge.json()["ok"] is False
 
 
 def test_openai_sdk_against_our_chat_endpoint(server: str) -> None:
@@ -225,107 +204,3 @@ def test_open_webui_requests_replayed(server: str) -> None:
     chunks = [json.loads(e) for e in events[:-1]]
     assert "Khawaja Asif" in "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert chunks[-1]["usage"]["prompt_tokens"] > 0 and chunks[-2]["citations"]
-
-
-def test_api_keys_and_scopes(data: Path) -> None:
-    env = {"RAG_API_KEYS": READ_KEY, "RAG_API_WRITE_KEYS": WRITE_KEY, "RAG_EMBED_SECRET": EMBED_SECRET}
-    log = data / "auth.log"
-    proc, url = serve(data, log, env)
-    try:
-        q = {"question": "Who is Pakistan's defence minister?"}
-        assert httpx.post(f"{url}/api/ask", json=q, timeout=60).status_code == 401
-        wrong = httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": "Bearer nope"}, timeout=60)
-        assert wrong.status_code == 401 and wrong.json()["ok"] is False
-        read = {"Authorization": f"Bearer {READ_KEY}"}
-        write = {"Authorization": f"Bearer {WRITE_KEY}"}
-        assert httpx.post(f"{url}/api/ask", json=q, headers=read, timeout=60).status_code == 200
-        assert httpx.post(f"{url}/api/ask", json=q, headers=write, timeout=60).status_code == 200
-        denied = httpx.delete(f"{url}/api/articles/nothing", headers=read)
-        assert denied.status_code == 403 and "write-scoped" in denied.json()["error"]
-        assert httpx.delete(f"{url}/api/articles/nothing", headers=write).status_code == 404
-        assert openai.OpenAI(base_url=f"{url}/v1", api_key=READ_KEY).chat.completions.create(
-            model="newsrag", messages=[{"role": "user", "content": q["question"]}]).choices[0].message.content
-
-        # Embed tokens: issued for a key, good for reading until they expire, never for writing.
-        assert httpx.post(f"{url}/api/embed-token", json={}).status_code == 401
-        issued = httpx.post(f"{url}/api/embed-token", json={"portal": "intranet", "ttl": 99999}, headers=read).json()
-        token = issued["token"]
-        assert issued["expires_at"] - time.time() <= 900 + 5  # capped by embed_token_ttl
-        as_token = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(f"{url}/api/ask", json=q, headers=as_token, timeout=60).status_code == 200
-        assert httpx.delete(f"{url}/api/articles/nothing", headers=as_token).status_code == 403
-        other = httpx.post(f"{url}/api/ask", json={**q, "corpus": "elsewhere"}, headers=as_token)
-        assert other.status_code == 403 and "apitest" in other.json()["error"]  # the token's corpus only
-        missing = httpx.post(f"{url}/api/ask", json={**q, "corpus": "elsewhere"}, headers=read)
-        assert missing.status_code == 404 and "elsewhere" in missing.json()["error"]
-        assert httpx.post(f"{url}/api/ask", json={**q, "corpus": "x"}, headers=read).status_code == 400
-        assert httpx.get(f"{url}/embed", params={"token": READ_KEY}).status_code == 401  # keys stay out of URLs
-        latin1 = {"Authorization": "Bearer cl\xe9".encode("latin-1")}  # not ASCII: refused, not a crash
-        assert httpx.post(f"{url}/api/ask", json=q, headers=latin1).status_code == 401
-        assert httpx.post(f"{url}/api/embed-token", json={}, headers=as_token).status_code == 403
-        tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-        assert httpx.post(f"{url}/api/ask", json=q, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
-        assert httpx.get(f"{url}/embed").status_code == 401
-        page = httpx.get(f"{url}/embed", params={"token": token})
-        assert page.status_code == 200 and "embed/ask" in page.text
-        short = httpx.post(f"{url}/api/embed-token", json={"ttl": 30}, headers=read).json()["token"]
-        events = httpx.post(f"{url}/embed/ask", json={"question": q["question"], "turn": 2},
-                            headers={"Authorization": f"Bearer {short}"}, timeout=60).text
-        final = json.loads(events.split("event: answer\ndata: ")[1].split("\n")[0])
-        assert 'href="#rag-c-2-' in final["html"] and "<mark>" in final["panel"]
-        # The chat is not a way around the keys: no chat users configured, so it is off.
-        off = httpx.get(f"{url}/")
-        assert off.status_code == 403 and "RAG_UI_USERS" in off.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    logged = log.read_text()
-    assert '"path": "/api/ask"' in logged  # structured logs are written...
-    assert READ_KEY not in logged and WRITE_KEY not in logged and token not in logged  # ...without secrets
-    assert json.loads(next(line for line in logged.splitlines() if '"event": "answer"' in line))["status"]
-
-
-def test_limits_cors_frames_and_feedback(data: Path) -> None:
-    env = {"RAG_RATE_LIMIT": "3/minute", "RAG_CORS_ORIGINS": '["https://portal.example"]',
-           "RAG_FRAME_ANCESTORS": '["https://portal.example"]', "RAG_FEEDBACK_DB": str(data / "fb.sqlite")}
-    proc, url = serve(data, data / "limits.log", env)
-    try:
-        q = {"question": "Who is Pakistan's defence minister?"}
-        codes = [httpx.post(f"{url}/api/ask", json=q, timeout=60).status_code for _ in range(4)]
-        assert codes == [200, 200, 200, 429]
-        limited = httpx.get(f"{url}/api/search", params={"q": "Balochistan"})
-        assert limited.status_code == 429 and "try again" in limited.json()["error"]
-        assert 1 <= int(limited.headers["Retry-After"]) <= 60
-        openai_limited = httpx.get(f"{url}/v1/models")
-        assert openai_limited.status_code == 429 and openai_limited.headers["Retry-After"]
-        assert openai_limited.json()["error"]["type"] == "rate_limit_error"
-        # No trusted proxies: a client cannot pick its own rate-limit key with X-Forwarded-For.
-        spoofed = httpx.post(f"{url}/api/ask", json=q, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=60)
-        assert spoofed.status_code == 429
-        assert httpx.get(f"{url}/healthz").status_code == 200  # health and admin calls are not limited
-
-        embed = httpx.get(f"{url}/embed")
-        assert embed.headers["content-security-policy"] == "frame-ancestors 'self' https://portal.example"
-        assert "x-frame-options" not in embed.headers  # it would forbid the portal's iframe
-        assert httpx.get(f"{url}/").headers["content-security-policy"] == "frame-ancestors 'self'"
-        assert httpx.get(f"{url}/").headers["x-frame-options"] == "SAMEORIGIN"
-        preflight = {"Origin": "https://portal.example", "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "authorization,content-type"}
-        ok = httpx.options(f"{url}/api/ask", headers=preflight)
-        assert ok.headers["access-control-allow-origin"] == "https://portal.example"
-        other = httpx.options(f"{url}/api/ask", headers={**preflight, "Origin": "https://evil.example"})
-        assert "access-control-allow-origin" not in other.headers
-
-        fb = {"question": q["question"], "answer": "Khawaja Asif [1].", "rating": 1, "sources": ["u"]}
-        row = httpx.post(f"{url}/api/feedback", json=fb).json()["id"]
-        again = httpx.post(f"{url}/api/feedback", json={**fb, "comment": "right", "feedback_id": row}).json()
-        assert again["id"] == row
-        assert httpx.post(f"{url}/api/feedback", json={**fb, "rating": 5}).status_code == 422
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    listed = rag_cli(data, "feedback", "--json", env={"RAG_FEEDBACK_DB": str(data / "fb.sqlite")},
-                  stdout=subprocess.PIPE)
-    out, _ = listed.communicate(timeout=60)
-    rows = json.loads(out)
-    assert len(rows) == 1 and rows[0]["rating"] == 1 and rows[0]["comment"] == "right"

@@ -43,6 +43,13 @@ _CHECK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthC
                                                                            HealthCheck.too_slow])
 
 
+@pytest.fixture(autouse=True)
+def embed_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server without the secret answers embed-token requests with a 500 (its operator's
+    # fault, tested in tests/ui/test_api_inprocess.py); here the requests themselves are tested.
+    monkeypatch.setenv("RAG_EMBED_SECRET", "hostile-secret-0123456789")
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     from rag import embed

@@ -20,6 +20,7 @@ without special cases.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +36,7 @@ from rag.errors import RagError
 from rag.pipeline import Engine
 from rag.types import Answer
 from ui.auth import Caller
-from ui.engines import Engines
+from ui.deps import Limited, Svc, corpus_for
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL = "newsrag"
@@ -114,65 +115,60 @@ def openai_error(status: int, message: str, *, code: str | None = None, param: s
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def openai_router(
-    engines: Engines,
-    limited: Callable[..., Caller],
-    corpus_for: Callable[[Caller, str | None], str | None],
-) -> APIRouter:
-    """The ``/v1`` routes; ``limited`` authenticates and rate-limits a caller,
-    ``corpus_for`` applies an embed token's corpus binding."""
-    router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+
+
+def _corpus_of(model: str, who: Caller, svc: Svc) -> str | None:
+    if model in ("", DEFAULT_MODEL, svc.settings.corpus):
+        return corpus_for(who, None)
+    if model not in svc.engines.store().corpora():
+        raise OpenAIError(404, f"The model '{model}' does not exist: GET /v1/models lists the corpora",
+                          code="model_not_found", param="model")
+    return corpus_for(who, model)
+
+
+@router.get("/models")
+def models(who: Limited, svc: Svc) -> dict[str, Any]:
+    """The corpora of the store, as models (an embed token sees its own corpus only)."""
+    names = [who.corpus] if who.corpus else svc.engines.store().corpora()
+    return {"object": "list",
+            "data": [{"id": n, "object": "model", "created": 0, "owned_by": "newsrag"} for n in names]}
+
+
+@router.post("/chat/completions", response_model=None)
+def chat(body: ChatIn, who: Limited, svc: Svc) -> Any:
+    """The last user message is the question, earlier turns the history. The reply
+    carries ``citations`` (URLs) and ``citation_details`` next to the message."""
+    body.refuse_unsupported()
+    turns = [m for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user":
+        raise HTTPException(422, "The last message must be the user's question")
+    engines = svc.engines
+    engine = engines.get(_corpus_of(body.model, who, svc))
+    question = engine.check_question(turns[-1].text())
+    history: list[tuple[str, str]] = []
+    for i in range(len(turns) - 1):
+        if turns[i].role == "user" and turns[i + 1].role == "assistant":
+            history.append((turns[i].text(), turns[i + 1].text()))
     count = _token_counter()
-
-    def corpus_of(model: str, who: Caller) -> str | None:
-        if model in ("", DEFAULT_MODEL, engines.settings.corpus):
-            return corpus_for(who, None)
-        if model not in engines.store().corpora():
-            raise OpenAIError(404, f"The model '{model}' does not exist: GET /v1/models lists the corpora",
-                              code="model_not_found", param="model")
-        return corpus_for(who, model)
-
-    @router.get("/models")
-    def models(who: Caller = Depends(limited)) -> dict[str, Any]:
-        """The corpora of the store, as models (an embed token sees its own corpus only)."""
-        names = [who.corpus] if who.corpus else engines.store().corpora()
-        return {"object": "list",
-                "data": [{"id": n, "object": "model", "created": 0, "owned_by": "newsrag"} for n in names]}
-
-    @router.post("/chat/completions", response_model=None)
-    def chat(body: ChatIn, who: Caller = Depends(limited)) -> Any:
-        """The last user message is the question, earlier turns the history. The reply
-        carries ``citations`` (URLs) and ``citation_details`` next to the message."""
-        body.refuse_unsupported()
-        turns = [m for m in body.messages if m.role in ("user", "assistant")]
-        if not turns or turns[-1].role != "user":
-            raise HTTPException(422, "The last message must be the user's question")
-        engine = engines.get(corpus_of(body.model, who))
-        question = engine.check_question(turns[-1].text())
-        history: list[tuple[str, str]] = []
-        for i in range(len(turns) - 1):
-            if turns[i].role == "user" and turns[i + 1].role == "assistant":
-                history.append((turns[i].text(), turns[i + 1].text()))
-        prompt_tokens = sum(count(m.text()) for m in body.messages)
-        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        if body.stream:
-            usage = body.stream_options is not None and body.stream_options.include_usage
-            return StreamingResponse(
-                _stream(engine, question, history, body.model, cid, created, prompt_tokens if usage else None, count,
-                        engines.answered),
-                media_type="text/event-stream",
-            )
-        answer = engine.ask(question, history)
-        engines.answered(answer, "api")
-        return {
-            "id": cid, "object": "chat.completion", "created": created, "model": body.model,
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": answer.text}}],
-            **_citations(answer),
-            "usage": _usage(prompt_tokens, count(answer.text)),
-        }
-
-    return router
+    prompt_tokens = sum(count(m.text()) for m in body.messages)
+    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    if body.stream:
+        usage = body.stream_options is not None and body.stream_options.include_usage
+        return StreamingResponse(
+            _stream(engine, question, history, body.model, cid, created, prompt_tokens if usage else None, count,
+                    engines.answered),
+            media_type="text/event-stream",
+        )
+    answer = engine.ask(question, history)
+    engines.answered(answer, "api")
+    return {
+        "id": cid, "object": "chat.completion", "created": created, "model": body.model,
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": answer.text}}],
+        **_citations(answer),
+        "usage": _usage(prompt_tokens, count(answer.text)),
+    }
 
 
 def _stream(
@@ -228,6 +224,7 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+@functools.cache
 def _token_counter() -> Callable[[str], int]:
     from rag.tokens import cl100k
 

@@ -15,12 +15,14 @@ import hashlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
+from rag.openai_client import make_client, mapped_errors
+from rag.verify import Judgement, SupportJudge
 from rag.verify import make_judge as engine_judge
 
 PROMPT = """Passage:
@@ -31,30 +33,32 @@ Claim: {claim}
 Does the passage, on its own, support every part of the claim? Answer with one word: yes or no."""
 
 
-class OfflineJudge:
-    """One of the engine's offline support judges as a yes/no function."""
+class OfflineJudge(SupportJudge):
+    """One of the engine's offline support judges, by its verifier name."""
 
     def __init__(self, verifier: str = "lexical") -> None:
         """``verifier``: 'lexical' (words) or 'relations' (words, then a dependency parse)."""
-        self.name = verifier
+        self.name = verifier  # type: ignore[misc]
         self._judge = engine_judge(verifier)
 
-    def __call__(self, claim: str, passage: str) -> bool:
-        """True if ``passage`` supports ``claim``."""
-        return self._judge.judge(claim, passage).supported
+    def judge(self, claim: str, passage: str) -> Judgement:
+        """The engine's judgement."""
+        return self._judge.judge(claim, passage)
+
+    def prepare(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Batch the engine judge's parsing."""
+        self._judge.prepare(pairs)
 
 
-class LLMJudge:
+class LLMJudge(SupportJudge):
     """An LLM's yes/no verdict, cached by content hash."""
 
     name = "llm"
 
     def __init__(self, settings: Settings, cache_path: Path, client: object | None = None) -> None:
         """Verdicts are read from and appended to ``cache_path`` (JSON lines)."""
-        from rag.generators import OpenAIGenerator
-
         self.settings = settings
-        self._client = OpenAIGenerator(settings=settings, client=client).client
+        self._client = client if client is not None else make_client(settings)
         self.cache_path = cache_path
         self._cache: dict[str, bool] = {}
         self._lock = threading.Lock()
@@ -68,14 +72,17 @@ class LLMJudge:
         basis = json.dumps([self.settings.llm_model, claim, passage], ensure_ascii=False)
         return hashlib.sha256(basis.encode()).hexdigest()
 
-    def __call__(self, claim: str, passage: str) -> bool:
-        """True if the model says ``passage`` supports ``claim``."""
+    def judge(self, claim: str, passage: str) -> Judgement:
+        """The model's verdict on the whole passage (an LLM names no span)."""
+        supported = self._verdict(claim, passage)
+        return Judgement(supported, float(supported), (0, len(passage)), "the LLM judge said " +
+                         ("yes" if supported else "no"))
+
+    def _verdict(self, claim: str, passage: str) -> bool:
         key = self._key(claim, passage)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-        from rag.generators import mapped_errors
-
         with mapped_errors(self.settings):
             res = self._client.chat.completions.create(  # type: ignore[attr-defined]
                 model=self.settings.llm_model,
@@ -99,7 +106,7 @@ class LLMJudge:
 JUDGES = ("verifier", "independent", "lexical", "relations", "llm")
 
 
-def make_judge(name: str, settings: Settings) -> OfflineJudge | LLMJudge:
+def make_judge(name: str, settings: Settings) -> SupportJudge:
     """The judge called ``name``: 'verifier' (the engine's own, as configured), 'independent'
     (the other offline judge than the engine's verifier), 'lexical', 'relations' or 'llm'
     ('offline' is an old name of 'verifier')."""
@@ -114,7 +121,7 @@ def make_judge(name: str, settings: Settings) -> OfflineJudge | LLMJudge:
     raise ConfigError(f"Unknown judge '{name}'; known: {', '.join(JUDGES)}")
 
 
-def judge_note(judge: OfflineJudge | LLMJudge, settings: Settings) -> str:
+def judge_note(judge: SupportJudge, settings: Settings) -> str:
     """Which judge checked the citations, said plainly for the report."""
     if isinstance(judge, LLMJudge):
         return f"the LLM {settings.llm_model} (independent of the verifier, '{settings.verifier}')"

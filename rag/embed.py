@@ -18,24 +18,31 @@ from collections.abc import Callable
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag import fast_embed
+from rag.backends import Backend, Registry
 from rag.errors import BackendUnavailable, ConfigError
+from rag.openai_client import api_key
 from rag.fast_embed import VARIANTS
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EmbedderFactory = Callable[[Settings], BaseEmbedding]
-_FACTORIES: dict[str, EmbedderFactory] = {}
+EMBEDDERS: Registry[BaseEmbedding] = Registry("embed_backend")
+"""Embedders by the name the ``embed_backend`` setting gives; factories take the settings."""
 
 
-def register(name: str, factory: EmbedderFactory) -> None:
+def register(name: str, factory: EmbedderFactory, *, default_model: str | None = None) -> None:
     """Make ``factory`` available as ``embed_backend = name``."""
-    _FACTORIES[name] = factory
+    EMBEDDERS.register(Backend(name, factory, default_model=default_model))
 
 
 def unregister(name: str) -> None:
     """Remove a backend added with :func:`register`."""
-    _FACTORIES.pop(name, None)
+    EMBEDDERS.unregister(name)
+
+
+def _default_model(backend: str) -> str:
+    return (EMBEDDERS.get(backend).default_model or "") if backend in EMBEDDERS else ""
 
 
 def embedder_id(settings: Settings) -> str:
@@ -47,7 +54,7 @@ def embedder_id(settings: Settings) -> str:
     so ``auto``) are the same embedding and share its id; ``onnx-int8`` is not, and
     gets ``+int8``.
     """
-    model = settings.embed_model or _DEFAULT_MODELS.get(settings.embed_backend, "")
+    model = settings.embed_model or _default_model(settings.embed_backend)
     suffix = ""
     if settings.embed_backend == "local":
         # Resolved (and refused when it cannot run) before the id is recorded with a corpus.
@@ -66,22 +73,17 @@ def settings_for(model_id: str) -> str:
         parts.append(f"embed_variant = '{own[0].name}'")
     elif backend == "local":
         parts.append("embed_variant = 'auto' (or 'openvino', 'onnx', 'torch')")
-    if model and model != _DEFAULT_MODELS.get(backend):
+    if model and model != _default_model(backend):
         parts.append(f"embed_model = '{model}'")
     return ", ".join(parts)
 
 
 def make_embedder(settings: Settings) -> BaseEmbedding:
     """Build the embedder the settings name."""
-    factory = _FACTORIES.get(settings.embed_backend)
-    if factory is None:
-        raise ConfigError(
-            f"Unknown embed_backend '{settings.embed_backend}'; known: {', '.join(sorted(_FACTORIES))}"
-        )
-    return factory(settings)
+    return EMBEDDERS.get(settings.embed_backend).factory(settings)
 
 
-_DEFAULT_MODELS = {"local": "all-MiniLM-L6-v2", "openai": "text-embedding-3-small"}
+_BUNDLED = "all-MiniLM-L6-v2"
 # What "auto" tries, fastest first: only variants whose vectors match the torch path
 # (README "Embedding speed": openvino 2.9-4.6x torch in bf16, onnx 1.2-1.9x; int8 drifts).
 _AUTO_ORDER = ("openvino", "onnx")
@@ -93,7 +95,7 @@ def local_variant(settings: Settings) -> str:
     OpenVINO / ONNX variants are built from the bundled model only; a custom
     ``embed_model`` runs on torch (``auto``) or is refused (an explicit variant).
     """
-    bundled = not settings.embed_model or settings.embed_model == _DEFAULT_MODELS["local"]
+    bundled = not settings.embed_model or settings.embed_model == _BUNDLED
     if settings.embed_variant not in ("auto", "torch") and not bundled:
         raise ConfigError(
             f"embed_variant '{settings.embed_variant}' runs the bundled all-MiniLM-L6-v2 only, "
@@ -143,7 +145,7 @@ def _local_torch(settings: Settings) -> BaseEmbedding:
 
     hf_logging.disable_progress_bar()  # our own bar covers the whole ingest
     model = settings.embed_model
-    if not model or model == _DEFAULT_MODELS["local"]:
+    if not model or model == _BUNDLED:
         model = str(fast_embed.bundled_model_dir())
     return HuggingFaceEmbedding(
         model_name=model,
@@ -157,15 +159,10 @@ def _local_torch(settings: Settings) -> BaseEmbedding:
 def _openai(settings: Settings) -> BaseEmbedding:
     from llama_index.embeddings.openai import OpenAIEmbedding
 
-    key = os.environ.get(settings.openai_api_key_env)
-    if not key and not settings.openai_base_url:
-        raise BackendUnavailable(
-            f"No OpenAI key: set {settings.openai_api_key_env} (or openai_base_url for a local server)"
-        )
     return OpenAIEmbedding(
         # model_name (not model) accepts any server's model name, not only OpenAI's list.
-        model_name=settings.embed_model or _DEFAULT_MODELS["openai"],
-        api_key=key or "unused",
+        model_name=settings.embed_model or _default_model("openai"),
+        api_key=api_key(settings),
         api_base=settings.openai_base_url,
         embed_batch_size=settings.embed_batch_size,
         max_retries=3,
@@ -173,5 +170,5 @@ def _openai(settings: Settings) -> BaseEmbedding:
     )
 
 
-register("local", _local)
-register("openai", _openai)
+EMBEDDERS.register(Backend("local", _local, default_model=_BUNDLED))
+EMBEDDERS.register(Backend("openai", _openai, default_model="text-embedding-3-small", key_setting="openai_api_key_env"))

@@ -7,14 +7,14 @@ so a generator is trusted for nothing.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
+from rag.backends import Backend, Registry
 from rag.errors import BackendError, BackendUnavailable, ConfigError
+from rag.openai_client import make_client, mapped_errors
 from rag.reader import ANSWERABLE, Reader, Reading, adjacent
 from rag.prompt import CONDENSE, REFUSAL, build_prompt
 from rag.settings import Settings
@@ -131,19 +131,7 @@ class OpenAIGenerator(Generator):
         """``client`` (an ``openai.OpenAI``) may be given; else one is built from settings."""
         self.settings = settings
         if client is None:
-            import openai
-
-            key = os.environ.get(settings.openai_api_key_env)
-            if not key and not settings.openai_base_url:
-                raise BackendUnavailable(
-                    f"No OpenAI key: set {settings.openai_api_key_env}, or openai_base_url for a local server"
-                )
-            client = openai.OpenAI(
-                api_key=key or "not-needed",
-                base_url=settings.openai_base_url,
-                timeout=settings.llm_timeout,
-                max_retries=settings.llm_retries,
-            )
+            client = make_client(settings)
         self.client = client
 
     def stream(self, question: str, passages: Sequence[Passage], *, reference: date | None = None) -> Iterator[str]:
@@ -186,33 +174,6 @@ class OpenAIGenerator(Generator):
             )
         text = (res.choices[0].message.content or "").strip().split("\n")[0].strip()
         return text or None
-
-
-@contextmanager
-def mapped_errors(settings: Settings) -> Iterator[None]:
-    """Translate the openai client's errors into ours, naming the server (shared by the LLM judge)."""
-    import openai
-
-    where = settings.openai_base_url or "api.openai.com"
-    try:
-        yield
-    except openai.AuthenticationError as exc:
-        raise BackendUnavailable(
-            f"The LLM server at {where} refused the key: check {settings.openai_api_key_env}"
-        ) from exc
-    except openai.NotFoundError as exc:
-        raise ConfigError(f"Model '{settings.llm_model}' not found at {where}: check llm_model") from exc
-    except openai.APITimeoutError as exc:
-        raise BackendError(f"The LLM server at {where} timed out after {settings.llm_timeout:g} s") from exc
-    except openai.APIConnectionError as exc:
-        raise BackendError(f"Cannot reach the LLM server at {where}: is it running?") from exc
-    except openai.APIStatusError as exc:
-        raise BackendError(f"The LLM server at {where} answered {exc.status_code}: {exc.message}") from exc
-    except openai.APIError as exc:  # malformed responses and the like
-        raise BackendError(f"The LLM server at {where} sent a bad response: {exc}") from exc
-    except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
-        # The client surfaces undecodable stream events as plain JSON errors.
-        raise BackendError(f"The LLM server at {where} sent a bad response: {exc}") from exc
 
 
 class LocalGenerator(OpenAIGenerator):
@@ -259,22 +220,28 @@ class _LlamaAsOpenAI:
         )
 
 
-GeneratorFactory = Callable[[Settings, Reader], Generator]
-_FACTORIES: dict[str, GeneratorFactory] = {
-    "extractive": lambda settings, reader: ExtractiveGenerator(reader=reader, answerable=settings.answerable_threshold),
-    "openai": lambda settings, reader: OpenAIGenerator(settings=settings),
-    "local": lambda settings, reader: LocalGenerator(settings=settings),
-}
+def _openai_label(settings: Settings) -> str:
+    where = f"at {settings.openai_base_url}" if settings.openai_base_url else ""
+    return f"openai · {settings.llm_model} {where}".strip()
+
+
+GENERATORS: Registry[Generator] = Registry("generator")
+"""Generators by the name the ``generator`` setting gives; factories take (settings, reader)."""
+GENERATORS.register(Backend(
+    "extractive", lambda settings, reader: ExtractiveGenerator(reader=reader, answerable=settings.answerable_threshold),
+    describe=lambda settings: "extractive (offline)"))
+GENERATORS.register(Backend(
+    "openai", lambda settings, reader: OpenAIGenerator(settings=settings), key_setting="openai_api_key_env",
+    describe=_openai_label))
+GENERATORS.register(Backend(
+    "local", lambda settings, reader: LocalGenerator(settings=settings), describe=lambda settings: "local GGUF model"))
 
 
 def known_generators() -> list[str]:
     """Names a ``generator`` setting may take."""
-    return sorted(_FACTORIES)
+    return GENERATORS.names()
 
 
 def make_generator(settings: Settings, reader: Reader | None = None) -> Generator:
     """Build the generator the settings name; ``reader`` serves the extractive one."""
-    factory = _FACTORIES.get(settings.generator)
-    if factory is None:
-        raise ConfigError(f"Unknown generator '{settings.generator}'; known: {', '.join(known_generators())}")
-    return factory(settings, reader or Reader())
+    return GENERATORS.get(settings.generator).factory(settings, reader or Reader())

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import Stemmer
 
+from rag.backends import Backend, Registry
 from rag.sentences import sentence_spans
 from rag.types import Citation, Passage, SentenceVerdict, Support
 
@@ -75,18 +76,26 @@ class SupportJudge(ABC):
         """Get ready to judge these (claim, passage) pairs; a judge that parses text
         batches the work here (one call costs less than many)."""
 
+    def __call__(self, claim: str, passage: str) -> bool:
+        """True if ``passage`` supports ``claim`` (the eval's yes/no use)."""
+        return self.judge(claim, passage).supported
+
+
+def _relations() -> SupportJudge:
+    from rag.relations import RelationJudge  # spaCy: imported only when this judge is used
+
+    return RelationJudge()
+
+
+JUDGES: Registry[SupportJudge] = Registry("verifier")
+"""Support judges by the name the ``verifier`` setting gives; factories take no arguments."""
+JUDGES.register(Backend("lexical", lambda: LexicalJudge()))
+JUDGES.register(Backend("relations", _relations))
+
 
 def make_judge(name: str) -> SupportJudge:
     """The support judge called ``name`` ('relations' or 'lexical')."""
-    if name == "lexical":
-        return LexicalJudge()
-    if name == "relations":
-        from rag.relations import RelationJudge
-
-        return RelationJudge()
-    from rag.errors import ConfigError
-
-    raise ConfigError(f"Unknown verifier '{name}'; known: relations, lexical")
+    return JUDGES.get(name).factory()
 
 
 def stems(words: Sequence[str]) -> list[str]:

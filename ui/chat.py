@@ -20,6 +20,7 @@ import gradio as gr
 
 from evals.gold import load_gold, sample_gold
 from index.load import SUFFIXES, sample_dir
+from rag.generators import GENERATORS
 from rag.errors import InputError, RagError
 from rag.settings import Settings
 from rag.types import Answer, Filters
@@ -295,9 +296,8 @@ def _corpus_view(
         outlets = sorted(s for s in st.sources if s != "(none)")
     except RagError:
         size, outlets = "empty: add articles below or with `rag ingest`", []
-    where = f"at {settings.openai_base_url}" if settings.generator == "openai" and settings.openai_base_url else ""
-    generator = {"extractive": "extractive (offline)", "openai": f"openai · {settings.llm_model} {where}".strip(),
-                 "local": "local GGUF model"}.get(settings.generator, settings.generator)
+    known = settings.generator in GENERATORS
+    generator = GENERATORS.get(settings.generator).label(settings) if known else settings.generator
     return f"Corpus **{corpus}** ({size}) · answers by **{generator}**", outlets
 
 

@@ -16,7 +16,7 @@ import hashlib
 from importlib import resources
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -27,7 +27,6 @@ from llama_index.core import Document
 from rag.errors import InputError
 from rag.settings import Settings
 
-SUFFIXES = {".jsonl", ".ndjson", ".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 FIELDS = ("id", "url", "title", "source", "published", "authors", "text")
 # Names other exports commonly use, tried when our own name is absent.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -104,21 +103,12 @@ def _iter_file(path: Path, settings: Settings) -> Iterator[LoadItem]:
             raise InputError(
                 path, f"file is {size / 2**20:.1f} MB, above max_file_mb={settings.max_file_mb}"
             )
-        suffix = path.suffix.lower()
-        if suffix in (".jsonl", ".ndjson"):
-            yield from _iter_jsonl(path, settings)
+        form = format_of(path)
+        if form.records:
+            yield from form.load(path, settings)
             return
         data = path.read_bytes()
-        if suffix == ".pdf":
-            yield _load_pdf(path, data, settings)
-            return
-        text = _decode(path, data)
-        if suffix in (".html", ".htm"):
-            yield _load_html(path, text, settings)
-        elif suffix in (".md", ".markdown"):
-            yield _load_markdown(path, text, settings)
-        else:
-            yield _load_txt(path, text, settings)
+        yield form.load(path, data if form.binary else _decode(path, data), settings)
     except InputError as err:
         yield err
     except OSError as exc:
@@ -440,3 +430,50 @@ def _parse_date(path: Path | str, value: Any, line: int | None) -> date | None:
         return date_parser.parse(text).date()
     except (ValueError, OverflowError):
         raise InputError(path, f"published date {text!r} is not a date (use YYYY-MM-DD)", line=line) from None
+
+
+@dataclass(frozen=True)
+class Format:
+    """An article file format: the one table that loading, the chat's upload types and
+    README's "Input formats" (written by cog) read."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    reads: str
+    """What is read from it, for people."""
+    load: Callable[..., Any]
+    """``(path, text | bytes, settings) -> Document``, or ``(path, settings) -> items`` for ``records``."""
+    binary: bool = False
+    """The loader takes the file's bytes, not its text."""
+    records: bool = False
+    """One article per record (the loader reads the file itself, record by record)."""
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("JSONL", (".jsonl", ".ndjson"), "one article per line: `id`, `url`, `title`, `source`, `published` "
+           "(YYYY-MM-DD or ISO datetime), `authors` (list), `text`. Common other names are understood (`link`, "
+           "`headline`, `date`, `body`, `content`, ...); map your own with "
+           "`jsonl_fields = {text = \"story\", url = \"permalink\"}`.", _iter_jsonl, records=True),
+    Format("text", (".txt",), "a leading line `date YYYY-MM-DD` becomes the published date (the text may continue "
+           "on that line); optional `title:`, `url:`, `source:` header lines follow.", _load_txt),
+    Format("Markdown", (".md", ".markdown"), "YAML front matter (`title`, `date`, `url`, `source`, `authors`); "
+           "otherwise the first `#` heading is the title. Markup is stripped.", _load_markdown),
+    Format("HTML", (".html", ".htm"), "main text and metadata (title, date, URL, site, author) by trafilatura.",
+           _load_html),
+    Format("PDF", (".pdf",), "text of every page (pypdf); title and creation date from the PDF's metadata.",
+           _load_pdf, binary=True),
+)
+SUFFIXES = frozenset(suffix for form in FORMATS for suffix in form.suffixes)
+_BY_SUFFIX = {suffix: form for form in FORMATS for suffix in form.suffixes}
+
+
+def format_of(path: Path) -> Format:
+    """The format of ``path``, by its suffix (the caller has checked it is one of :data:`SUFFIXES`)."""
+    return _BY_SUFFIX[path.suffix.lower()]
+
+
+def formats_table() -> str:
+    """README's "Input formats" table."""
+    rows = ["| format | suffixes | what is read |", "|---|---|---|"]
+    rows += [f"| {f.name} | {', '.join(f'`{s}`' for s in f.suffixes)} | {f.reads} |" for f in FORMATS]
+    return "\n".join(rows) + "\n"

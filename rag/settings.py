@@ -313,3 +313,27 @@ def _describe(exc: ValidationError, path: Path | str | None) -> str:
         else:
             lines.append(f"Setting '{key}': {err['msg']} (got {err.get('input')!r})")
     return "; ".join(lines)
+
+
+def _default_text(name: str) -> str:
+    if name == "data_dir":
+        return "~/.local/share/rag"  # the default is the user's own; README shows where it is
+    field = Settings.model_fields[name]
+    value = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "":
+        return "''"
+    return str(value)
+
+
+def settings_table() -> str:
+    """README's settings table, one row per field of :class:`Settings` (written into README
+    by cog: ``cog -r README.md``; a test checks README matches)."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        meaning = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| `{name}` | `RAG_{name.upper()}` | `{_default_text(name)}` | {meaning} |")
+    return "\n".join(rows) + "\n"

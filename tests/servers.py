@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from evals.bench_server import free_port
+from tests.helpers import free_port
 
 
 def rag_cli(data: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[bytes]:

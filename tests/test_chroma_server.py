@@ -14,14 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from evals.bench_server import free_port, start_chroma
+from evals.bench_server import start_chroma
 from index.ingest import ingest
 from rag.errors import RagError
 from rag.pipeline import Engine
 from rag.settings import Settings, load_settings
 from rag.store import ChunkStore
 from tests.fakes import HashingEmbedder
-from tests.index.test_ingest import article, write_jsonl
+from tests.helpers import article, free_port, write_jsonl
 from tests.servers import serve
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import article, write_jsonl
 from ui.cli import cli
-from tests.index.test_ingest import article, write_jsonl
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from rag.settings import load_settings
 from rag.store import ChunkStore
-from tests.index.test_ingest import article, write_jsonl
+from tests.helpers import article, write_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -13,32 +13,7 @@ from rag.errors import ConfigError
 from rag.settings import Settings, load_settings
 from rag.store import ChunkStore
 from tests.fakes import HashingEmbedder
-
-WORDS = ("council budget river flood school teacher vaccine clinic court judge mayor transit "
-         "wildfire crew senator vote tariff export farmer harvest museum painting").split()
-
-
-def article(i: int, *, paragraphs: int = 6, variant: str = "") -> dict[str, object]:
-    """A synthetic article whose text is specific to ``i`` (and ``variant``)."""
-    w = WORDS[i % len(WORDS)]
-    body = "\n\n".join(
-        f"Paragraph {p} of story {i}{variant}: the {w} report says {p * 3 + i} people attended "
-        f"a meeting about {WORDS[(i + p) % len(WORDS)]} on day {p}. Officials noted more details."
-        for p in range(paragraphs)
-    )
-    return {
-        "id": f"art-{i}",
-        "url": f"https://news.example.com/{i}",
-        "title": f"Story {i} about {w}",
-        "source": "example.com" if i % 2 else "other.example.org",
-        "published": f"2022-06-{(i % 28) + 1:02d}",
-        "text": body,
-    }
-
-
-def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
+from tests.helpers import article, write_jsonl
 
 
 @pytest.fixture

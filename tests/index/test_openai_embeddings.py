@@ -17,7 +17,7 @@ from rag.embed import make_embedder
 from rag.errors import BackendUnavailable
 from rag.settings import load_settings
 from rag.store import ChunkStore
-from tests.index.test_ingest import article, write_jsonl
+from tests.helpers import article, write_jsonl
 
 
 def _vector(text: str) -> list[float]:

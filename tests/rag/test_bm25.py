@@ -17,7 +17,7 @@ from rag.bm25 import BM25Index, _Postings
 from rag.keywords import KeywordLog, KeywordRow, tokenize
 from rag.settings import Settings, load_settings
 from rag.store import ChunkStore
-from tests.index.test_ingest import write_jsonl
+from tests.helpers import write_jsonl
 
 WORDS = ("flood river valley shelter mayor election vote senate court ruling storm coast "
          "rocket launch museum opening budget tax school strike rail union").split()

@@ -18,7 +18,6 @@ import httpx
 import openai
 import pytest
 
-from evals.bench_server import free_port
 from index.ingest import ingest
 from rag.errors import BackendError, BackendUnavailable, ConfigError
 from rag.generators import OpenAIGenerator
@@ -26,8 +25,7 @@ from rag.pipeline import Engine
 from rag.settings import Settings, load_settings
 from rag.types import Answer, Passage
 from tests.fakes import HashingEmbedder
-from tests.index.test_ingest import write_jsonl
-from tests.rag.test_pipeline import ARTICLES
+from tests.helpers import ARTICLES, free_port, write_jsonl
 
 PASSAGES = [Passage(1, "c1", "Security forces killed 22 militants in Balochistan.", "a", "", "T", "s",
                     "2026-02-04", 0, 50, 1.0)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.bench_server import free_port
+from tests.helpers import free_port
 from tests.servers import rag_cli, serve
 
 pytestmark = pytest.mark.slow

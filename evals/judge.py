@@ -22,6 +22,7 @@ from typing import Any
 from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
 from rag.openai_client import make_client, mapped_errors
+from rag.verify import JUDGES as ENGINE_JUDGES
 from rag.verify import Judgement, SupportJudge
 from rag.verify import make_judge as engine_judge
 
@@ -103,22 +104,25 @@ class LLMJudge(SupportJudge):
         return verdict
 
 
-JUDGES = ("verifier", "independent", "lexical", "relations", "llm")
+def judge_names() -> list[str]:
+    """Names ``rag eval --judge`` takes: the eval's own, then every registered support judge."""
+    return ["verifier", "independent", *ENGINE_JUDGES.names(), "llm"]
 
 
 def make_judge(name: str, settings: Settings) -> SupportJudge:
     """The judge called ``name``: 'verifier' (the engine's own, as configured), 'independent'
-    (the other offline judge than the engine's verifier), 'lexical', 'relations' or 'llm'
-    ('offline' is an old name of 'verifier')."""
+    (the other offline judge than the engine's verifier), any support judge registered in
+    :data:`rag.verify.JUDGES` ('lexical', 'relations', ...) or 'llm' ('offline' is an old name
+    of 'verifier')."""
     if name in ("verifier", "offline"):
         return OfflineJudge(settings.verifier)
     if name == "independent":
         return OfflineJudge("lexical" if settings.verifier == "relations" else "relations")
-    if name in ("lexical", "relations"):
+    if name in ENGINE_JUDGES:
         return OfflineJudge(name)
     if name == "llm":
         return LLMJudge(settings, Path(settings.data_dir) / "judge-cache.jsonl")
-    raise ConfigError(f"Unknown judge '{name}'; known: {', '.join(JUDGES)}")
+    raise ConfigError(f"Unknown judge '{name}'; known: {', '.join(judge_names())}")
 
 
 def judge_note(judge: SupportJudge, settings: Settings) -> str:

@@ -8,6 +8,7 @@ exit with status 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,14 @@ class _Group(click.Group):
 
 def _note_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     ctx.meta["json"] = value  # read by _Group when an error ends the command
+    return value
+
+
+def _known_judge(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from evals.judge import judge_names
+
+    if value not in (*judge_names(), "offline"):
+        raise click.BadParameter(f"'{value}' is not one of {', '.join(judge_names())}")
     return value
 
 
@@ -228,6 +237,37 @@ def _print_report(report: Any, settings: Settings) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, callback=_note_json, is_eager=True, help="Machine-readable output.")
+@click.pass_context
+def backends(ctx: click.Context, as_json: bool) -> None:
+    """The registered embedders, generators and support judges: name, default model, the
+    variable holding its key (and whether it is set), and which one the settings choose."""
+    from rag.embed import EMBEDDERS
+    from rag.generators import GENERATORS
+    from rag.verify import JUDGES
+
+    settings = _settings(ctx)
+    rows = []
+    for kind, registry, chosen in (("embedder", EMBEDDERS, settings.embed_backend),
+                                   ("generator", GENERATORS, settings.generator),
+                                   ("judge", JUDGES, settings.verifier)):
+        for name in registry.names():
+            backend = registry.get(name)
+            key_env = getattr(settings, backend.key_setting) if backend.key_setting else None
+            rows.append({"kind": kind, "name": name, "chosen": name == chosen,
+                         "default_model": backend.default_model, "key_env": key_env,
+                         "key_set": bool(key_env and os.environ.get(key_env)) if key_env else None})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        key = f"key ${r['key_env']} ({'set' if r['key_set'] else 'not set'})" if r["key_env"] else ""
+        model = f"default model {r['default_model']}" if r["default_model"] else ""
+        mark = "*" if r["chosen"] else " "
+        click.echo(f"{mark} {r['kind']:<9} {r['name']:<11} {'  '.join(x for x in (model, key) if x)}".rstrip())
+
+
+@cli.command()
 @click.option("--to-host", required=True, help="Chroma server to copy the corpus to.")
 @click.option("--to-port", default=8000, show_default=True, type=int)
 @click.option("--to-ssl", is_flag=True, help="Reach the target over TLS.")
@@ -398,8 +438,7 @@ def search(
               help="Gold set (JSONL); default: the bundled set over the sample article.")
 @click.option("--corpus", help="Corpus to evaluate (as the global --corpus).")
 @click.option("--generator", callback=_known_generator, help="extractive (default), openai or local.")
-@click.option("--judge", type=click.Choice(["verifier", "independent", "lexical", "relations", "llm", "offline"]),
-              default="verifier", show_default=True,
+@click.option("--judge", callback=_known_judge, default="verifier", show_default=True,
               help="Support judge for citation metrics: the engine's own verifier, the other offline judge "
                    "(independent), one by name, or llm (the OpenAI-compatible endpoint of the settings, cached).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True)

@@ -93,3 +93,16 @@ def test_conventions_version_stdin_refusal_status_json_errors_search(tmp_path: P
 
     found = json.loads(run("search", "flood report meeting", "-k", "2", "--json").output)
     assert found["ok"] and len(found["passages"]) == 2 and found["passages"][0]["url"].startswith("https://news.example.com/")
+
+
+def test_backends_lists_each_registration_and_its_key(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    res = run("backends", "--json")
+    assert res.exit_code == 0, res.output
+    rows = {(r["kind"], r["name"]): r for r in json.loads(res.output)}
+    assert {("embedder", "local"), ("embedder", "openai"), ("embedder", "hashing"), ("generator", "extractive"),
+            ("generator", "openai"), ("generator", "local"), ("judge", "lexical"), ("judge", "relations")} <= set(rows)
+    assert rows[("embedder", "local")]["default_model"] == "all-MiniLM-L6-v2"
+    assert rows[("generator", "openai")]["key_env"] == "OPENAI_API_KEY" and rows[("generator", "openai")]["key_set"]
+    assert [r["name"] for r in rows.values() if r["chosen"]] == ["hashing", "extractive", "relations"]
+    assert "key $OPENAI_API_KEY (set)" in run("backends").output

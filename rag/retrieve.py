@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -57,6 +57,7 @@ class HybridRetriever(BaseRetriever):
         self.candidates = candidates
         self.recency_weight = recency_weight
         self.mode: Mode = mode
+        self._vector_collection = store.collection()
         self._vector_store = store.vector_store()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -94,6 +95,14 @@ class HybridRetriever(BaseRetriever):
         out = [NodeWithScore(node=nodes[cid].node, score=fused[cid]) for cid in best if cid in nodes]
         return out[:k]
 
+    def _vectors(self) -> Any:
+        # The store opens its collection again after the embedded store failed (rag.store._reopen):
+        # follow it, so that queries never go to the failed instance.
+        collection = self.store.collection()
+        if collection is not self._vector_collection:
+            self._vector_store, self._vector_collection = self.store.vector_store(), collection
+        return self._vector_store
+
     def _dense(self, question: str, filters: Filters) -> list[NodeWithScore]:
         embedding = self.embedder.get_query_embedding(question)
         query = VectorStoreQuery(
@@ -102,7 +111,7 @@ class HybridRetriever(BaseRetriever):
             filters=_metadata_filters(filters),
         )
         with store_errors(self.store.settings):
-            result = self._vector_store.query(query)
+            result = self._vectors().query(query)
         out = []
         for node, sim in zip(result.nodes or [], result.similarities or []):
             # ChromaVectorStore reports exp(-cosine distance); report cosine similarity.

@@ -134,6 +134,8 @@ def store_errors(settings: Settings) -> Iterator[None]:
     except chromadb.errors.ChromaError as exc:
         if isinstance(exc, chromadb.errors.NotFoundError):
             raise
+        if not settings.chroma_host:
+            _reopen(settings)
         raise BackendError(f"The Chroma store failed: {exc}{_disk_hint(settings)}") from exc
     except Exception as exc:
         # The HTTP client raises a bare Exception with the body of a response it cannot
@@ -143,6 +145,26 @@ def store_errors(settings: Settings) -> Iterator[None]:
         raise BackendError(
             f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} answered: {str(exc)[:200]}"
         ) from exc
+
+
+# Embedded stores whose Chroma instance failed, by path: each failure counts one more, and every
+# ChunkStore on that path opens a new client before its next call (see _reopen).
+_FAILURES: Counter[str] = Counter()
+
+
+def _reopen(settings: Settings) -> None:
+    """Have every ChunkStore of this process open the embedded store at ``chroma_path`` afresh.
+
+    After a failed write (a full disk: "Error in compaction"), Chroma's embedded instance
+    blocks the next write for good, holding the GIL, so the whole process hangs (seen with
+    chromadb 1.5 in tests/index/test_disk_full.py). A new instance reads the same files and
+    works: so forget the failed one, which chromadb keeps per path for the process.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    path = str(settings.chroma_path)
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    _FAILURES[path] += 1
 
 
 # Below this much free space, a failed write is taken for a full disk: Chroma reports one only
@@ -186,23 +208,37 @@ class ChunkStore:
     def __init__(self, settings: Settings, *, client: Any | None = None) -> None:
         """Use ``client`` if given (tests, servers), else build one from the settings."""
         self.settings = settings
-        self.client = client if client is not None else make_client(settings)
+        self._given = client
+        self._client: Any = client if client is not None else make_client(settings)
+        self._opened_after = _FAILURES[str(settings.chroma_path)]
         self._collection: Any | None = None
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client: the one given, else our own, opened again after the embedded
+        store failed (:func:`_reopen`)."""
+        if self._given is not None:
+            return self._given
+        failures = _FAILURES[str(self.settings.chroma_path)]
+        if not self.settings.chroma_host and failures != self._opened_after:
+            self._client, self._opened_after, self._collection = make_client(self.settings), failures, None
+        return self._client
 
     @_guarded
     def collection(self, *, create: bool = False, embedder: str | None = None) -> Any:
         """The corpus's collection; ``create`` makes it, recording ``embedder``."""
+        client = self.client  # first: a reopened client drops the collection of the old one
         if self._collection is None:
             name = self.settings.corpus
             try:
                 if create:
-                    self._collection = self.client.get_or_create_collection(
+                    self._collection = client.get_or_create_collection(
                         name,
                         metadata={"embedder": embedder or "unknown"},
                         configuration=HNSW_CONFIGURATION,
                     )
                 else:
-                    self._collection = self.client.get_collection(name)
+                    self._collection = client.get_collection(name)
             except chromadb.errors.NotFoundError as exc:
                 raise IndexNotFound(
                     f"Corpus '{name}' has no articles yet: run `rag --corpus {name} ingest PATH`"

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import BackendError, ConfigError
-from rag.settings import Settings
+from rag.judges import JUDGES as ENGINE_JUDGES
+from rag.judges import make_judge as engine_judge
 from rag.openai_client import make_client, mapped_errors
-from rag.verify import JUDGES as ENGINE_JUDGES
+from rag.settings import Settings
 from rag.verify import Judgement, SupportJudge
-from rag.verify import make_judge as engine_judge
 
 PROMPT = """Passage:
 \"\"\"{passage}\"\"\"
@@ -112,7 +112,7 @@ def judge_names() -> list[str]:
 def make_judge(name: str, settings: Settings) -> SupportJudge:
     """The judge called ``name``: 'verifier' (the engine's own, as configured), 'independent'
     (the other offline judge than the engine's verifier), any support judge registered in
-    :data:`rag.verify.JUDGES` ('lexical', 'relations', ...) or 'llm' ('offline' is an old name
+    :data:`rag.judges.JUDGES` ('lexical', 'relations', ...) or 'llm' ('offline' is an old name
     of 'verifier')."""
     if name in ("verifier", "offline"):
         return OfflineJudge(settings.verifier)

@@ -1,7 +1,7 @@
 """Backends that describe themselves, as llm's model plugins do: a registration carries the
 name a setting gives, the default model, the setting that names its key variable, how the
 chat labels it, and its factory. Embedders (:data:`rag.embed.EMBEDDERS`), generators
-(:data:`rag.generators.GENERATORS`) and support judges (:data:`rag.verify.JUDGES`) each keep
+(:data:`rag.generators.GENERATORS`) and support judges (:data:`rag.judges.JUDGES`) each keep
 one :class:`Registry`; a test or a plugin adds its own with ``register``."""
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from rag.embed import make_embedder
 from rag.errors import BackendError, QuestionError
 from rag.evidence import evidence_strength, rank_sentences
 from rag.generators import ExtractiveGenerator, Generator, make_generator
+from rag.judges import make_judge
 from rag.prompt import REFUSAL
 from rag.reader import Reader
 from rag.retrieve import HybridRetriever
@@ -34,7 +35,7 @@ from rag.settings import Settings
 from rag.store import ChunkStore
 from rag.tracing import AnswerTrace
 from rag.types import Answer, Filters, Passage, SentenceVerdict
-from rag.verify import SupportJudge, make_judge, verify
+from rag.verify import SupportJudge, verify
 
 log = logging.getLogger(__name__)
 # Sentence vectors the reader keeps (about 1.5 KB each).

@@ -22,7 +22,6 @@ from typing import ClassVar
 
 import Stemmer
 
-from rag.backends import Backend, Registry
 from rag.sentences import sentence_spans
 from rag.types import Citation, Passage, SentenceVerdict, Support
 
@@ -79,23 +78,6 @@ class SupportJudge(ABC):
     def __call__(self, claim: str, passage: str) -> bool:
         """True if ``passage`` supports ``claim`` (the eval's yes/no use)."""
         return self.judge(claim, passage).supported
-
-
-def _relations() -> SupportJudge:
-    from rag.relations import RelationJudge  # spaCy: imported only when this judge is used
-
-    return RelationJudge()
-
-
-JUDGES: Registry[SupportJudge] = Registry("verifier")
-"""Support judges by the name the ``verifier`` setting gives; factories take no arguments."""
-JUDGES.register(Backend("lexical", lambda: LexicalJudge()))
-JUDGES.register(Backend("relations", _relations))
-
-
-def make_judge(name: str) -> SupportJudge:
-    """The support judge called ``name`` ('relations' or 'lexical')."""
-    return JUDGES.get(name).factory()
 
 
 def stems(words: Sequence[str]) -> list[str]:

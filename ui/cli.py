@@ -244,7 +244,7 @@ def backends(ctx: click.Context, as_json: bool) -> None:
     variable holding its key (and whether it is set), and which one the settings choose."""
     from rag.embed import EMBEDDERS
     from rag.generators import GENERATORS
-    from rag.verify import JUDGES
+    from rag.judges import JUDGES
 
     settings = _settings(ctx)
     rows = []

@@ -20,8 +20,8 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from rag import fast_embed
 from rag.backends import Backend, Registry
 from rag.errors import BackendUnavailable, ConfigError
-from rag.openai_client import api_key
 from rag.fast_embed import VARIANTS
+from rag.openai_client import api_key, mapped_errors
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,23 @@ def _local_torch(settings: Settings) -> BaseEmbedding:
 def _openai(settings: Settings) -> BaseEmbedding:
     from llama_index.embeddings.openai import OpenAIEmbedding
 
-    return OpenAIEmbedding(
+    class Mapped(OpenAIEmbedding):
+        """llama-index's OpenAI embedder, raising our errors for the client's (at ingest and
+        at question time alike)."""
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            with mapped_errors(settings, embeddings=True):
+                return super()._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            with mapped_errors(settings, embeddings=True):
+                return super()._get_text_embedding(text)
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            with mapped_errors(settings, embeddings=True):
+                return super()._get_text_embeddings(texts)
+
+    return Mapped(
         # model_name (not model) accepts any server's model name, not only OpenAI's list.
         model_name=settings.embed_model or _default_model("openai"),
         api_key=api_key(settings),

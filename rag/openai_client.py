@@ -32,39 +32,42 @@ def make_client(settings: Settings) -> Any:
                          timeout=settings.llm_timeout, max_retries=settings.llm_retries)
 
 
-def translate(exc: BaseException, settings: Settings) -> RagError | None:
+def translate(exc: BaseException, settings: Settings, *, embeddings: bool = False) -> RagError | None:
     """Our error for one raised by the openai client (naming the server), or None for an
-    error that is not the client's."""
+    error that is not the client's. ``embeddings``: the call was the embedder's, whose model
+    is ``embed_model``."""
     import openai
 
-    where = settings.openai_base_url or "api.openai.com"
+    kind, host = ("embeddings" if embeddings else "LLM"), settings.openai_base_url or "api.openai.com"
+    where = f"The {kind} server at {host}"
+    model, setting = (settings.embed_model, "embed_model") if embeddings else (settings.llm_model, "llm_model")
     if isinstance(exc, openai.AuthenticationError):
-        return BackendUnavailable(f"The LLM server at {where} refused the key: check {settings.openai_api_key_env}")
+        return BackendUnavailable(f"{where} refused the key: check {settings.openai_api_key_env}")
     if isinstance(exc, openai.NotFoundError):
-        return ConfigError(f"Model '{settings.llm_model}' not found at {where}: check llm_model")
+        return ConfigError(f"Model '{model}' not found at {host}: check {setting}")
     if isinstance(exc, openai.APITimeoutError):
-        return BackendError(f"The LLM server at {where} timed out after {settings.llm_timeout:g} s")
+        return BackendError(f"{where} timed out" + ("" if embeddings else f" after {settings.llm_timeout:g} s"))
     if isinstance(exc, openai.APIConnectionError):
-        return BackendError(f"Cannot reach the LLM server at {where}: is it running?")
+        return BackendError(f"Cannot reach the {kind} server at {host}: is it running?")
     if isinstance(exc, openai.APIStatusError):
-        return BackendError(f"The LLM server at {where} answered {exc.status_code}: {exc.message}")
+        return BackendError(f"{where} answered {exc.status_code}: {exc.message}")
     if isinstance(exc, (openai.APIError, openai.OpenAIError)):  # malformed responses and the like
-        return BackendError(f"The LLM server at {where} sent a bad response: {exc}")
+        return BackendError(f"{where} sent a bad response: {exc}")
     if isinstance(exc, (ValueError, KeyError, AttributeError, IndexError, TypeError)):
         # The client surfaces undecodable stream events as plain JSON errors.
-        return BackendError(f"The LLM server at {where} sent a bad response: {exc}")
+        return BackendError(f"{where} sent a bad response: {exc}")
     return None
 
 
 @contextmanager
-def mapped_errors(settings: Settings) -> Iterator[None]:
+def mapped_errors(settings: Settings, *, embeddings: bool = False) -> Iterator[None]:
     """Run a block of client calls, raising our errors for the client's."""
     try:
         yield
     except RagError:
         raise
     except Exception as exc:
-        ours = translate(exc, settings)
+        ours = translate(exc, settings, embeddings=embeddings)
         if ours is None:
             raise
         raise ours from exc

@@ -14,7 +14,7 @@ import pytest
 
 from index.ingest import ingest
 from rag.embed import make_embedder
-from rag.errors import BackendUnavailable
+from rag.errors import BackendError, BackendUnavailable
 from rag.settings import load_settings
 from rag.store import ChunkStore
 from tests.helpers import article, write_jsonl
@@ -80,3 +80,11 @@ def test_ingest_with_openai_embeddings(tmp_path: Path, server: str, monkeypatch:
 def test_openai_embeddings_need_a_key_or_a_server() -> None:
     with pytest.raises(BackendUnavailable, match="OPENAI_API_KEY"):
         make_embedder(load_settings(embed_backend="openai"))
+
+
+@pytest.mark.slow  # llama-index's OpenAI embedder retries three times, with backoff (15 s)
+def test_an_unreachable_embeddings_server_is_our_error_at_question_time() -> None:
+    # At ingest any embedder's failure is wrapped; at question time this one's must be ours too.
+    settings = load_settings(embed_backend="openai", openai_base_url="http://127.0.0.1:9/v1", embed_model="m")
+    with pytest.raises(BackendError, match="Cannot reach the embeddings server at http://127.0.0.1:9/v1"):
+        make_embedder(settings).get_query_embedding("Who won?")

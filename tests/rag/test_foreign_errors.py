@@ -52,10 +52,11 @@ def test_the_lists_are_not_empty() -> None:
     assert len(OPENAI) >= 10 and len(CHROMA) >= 10 and len(HTTPX) >= 15
 
 
+@pytest.mark.parametrize("embeddings", [False, True], ids=["llm", "embeddings"])
 @pytest.mark.parametrize("cls", OPENAI, ids=lambda c: c.__name__)
-def test_every_openai_error_becomes_ours(cls: type[BaseException], settings: Settings) -> None:
+def test_every_openai_error_becomes_ours(cls: type[BaseException], embeddings: bool, settings: Settings) -> None:
     with pytest.raises(RagError, match="llm.test") as caught:
-        with mapped_errors(settings):
+        with mapped_errors(settings, embeddings=embeddings):
             raise _instance(cls)
     assert isinstance(caught.value.__cause__, cls)
 

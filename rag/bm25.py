@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from rag.keywords import KeywordRow, tokenize
+from rag.keywords import KeywordRow, LogState, tokenize
 from rag.types import Filters
 
 if TYPE_CHECKING:
@@ -45,9 +45,13 @@ log = logging.getLogger(__name__)
 # Lucene's BM25 parameters (bm25s's default method).
 K1 = 1.5
 B = 0.75
-# A store version without a matching log for this long is not a write in progress
-# (a writer stamps the log within the same call) but a log that must be rebuilt.
+# A store version without a matching log for this long (since the log was last stamped, and
+# since this searcher first saw that version) is not a write in progress but a log that must
+# be rebuilt: a writer stamps the log within the same call.
 STALE_AFTER_S = 5.0
+# A writer that said it began a change (KeywordLog.begin_write) and has not recorded it after
+# this long has died: its mark no longer holds a rebuild back.
+WRITER_GONE_S = 600.0
 # Rows applied since the last snapshot before a searcher saves a new one.
 _SNAPSHOT_EVERY = 2000
 
@@ -223,6 +227,7 @@ class BM25Index:
         self._index: _Postings | None = None
         self._lock = threading.Lock()
         self._rebuilding: threading.Thread | None = None
+        self._mismatch: tuple[str, float] | None = None  # a store version the log lacks, first seen when
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Top ``k`` chunk ids with BM25 scores (> 0), honouring the filters."""
@@ -246,11 +251,19 @@ class BM25Index:
             if state.version != version:
                 if self._index is None:
                     self._rebuild(version)  # nothing to answer with meanwhile
-                elif time.time() - state.stamped_at > STALE_AFTER_S:
+                elif self._stale(state, version):
                     # A writer stamps the log in the same call as its write: a mismatch
                     # that lasts is a log to rebuild. Meanwhile the index answers as it is.
                     self._rebuild_in_background(version)
             return self._catch_up()
+
+    def _stale(self, state: LogState, version: str) -> bool:
+        now = time.time()
+        if self._mismatch is None or self._mismatch[0] != version:
+            self._mismatch = (version, now)  # a new version: the clock starts now, not at the last stamp
+        if state.writing_since is not None and now - state.writing_since < WRITER_GONE_S:
+            return False  # a write under way; it records itself when it ends
+        return now - max(state.stamped_at, self._mismatch[1]) >= STALE_AFTER_S
 
     def _catch_up(self) -> _Postings:
         index = self._index

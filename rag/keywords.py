@@ -60,6 +60,8 @@ class LogState:
     stamped_at: float
     seq: int
     removed_seq: int
+    writing_since: float | None = None
+    """When a writer said it began a change it has not yet recorded (None: none under way)."""
 
 
 class KeywordLog:
@@ -106,6 +108,12 @@ class KeywordLog:
         with closing(self._connect()) as db:
             return _state(db)
 
+    def begin_write(self) -> None:
+        """Note that a change to the store is under way: until :meth:`apply` records it, the
+        store's newer version is a write in progress, not a log left behind."""
+        with closing(self._connect()) as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('writing_since', ?)", (repr(time.time()),))
+
     def apply(
         self, rows: Sequence[KeywordRow], removed: Iterable[str], *, expected: str, version: str
     ) -> None:
@@ -121,6 +129,7 @@ class KeywordLog:
             in_step = _state(db).version == expected or (expected == "0" and _count(db) == 0)
             _remove(db, gone)
             db.executemany(_INSERT, prepared)
+            db.execute("DELETE FROM meta WHERE key = 'writing_since'")
             if in_step:
                 _stamp(db, version)
 
@@ -143,6 +152,7 @@ class KeywordLog:
             db.execute("DELETE FROM removed")
             db.executemany(_INSERT, prepared)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,))
+            db.execute("DELETE FROM meta WHERE key = 'writing_since'")  # a writer that died left it
             _stamp(db, version)
 
     @contextmanager
@@ -191,6 +201,7 @@ def _state(db: sqlite3.Connection) -> LogState:
         stamped_at=float(meta.get("stamped_at", 0)),
         seq=int(seq),
         removed_seq=int(removed),
+        writing_since=float(meta["writing_since"]) if "writing_since" in meta else None,
     )
 
 

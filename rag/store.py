@@ -289,8 +289,7 @@ class ChunkStore:
         """
         col = self.collection()
         limit = self.client.get_max_batch_size()
-        before = self.version()  # the keyword log is stamped only if it matched this
-        self._bump_version()
+        before = self._begin_change()  # the keyword log is stamped only if it matched this
         for i in range(0, len(nodes), limit):
             part = nodes[i : i + limit]
             col.upsert(
@@ -329,8 +328,7 @@ class ChunkStore:
     def delete_chunks(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
-            before = self.version()
-            self._bump_version()
+            before = self._begin_change()
             self.collection().delete(ids=list(ids))
             self._log_change([], ids, expected=before, version=self._bump_version())
 
@@ -342,8 +340,7 @@ class ChunkStore:
         ids = res["ids"]
         articles = {m["document_id"] for m in res["metadatas"]}
         if ids:
-            before = self.version()
-            self._bump_version()
+            before = self._begin_change()
             for i in range(0, len(ids), self.client.get_max_batch_size()):
                 col.delete(ids=ids[i : i + self.client.get_max_batch_size()])
             self._log_change([], ids, expected=before, version=self._bump_version())
@@ -367,6 +364,17 @@ class ChunkStore:
         """The corpus's keyword log (:mod:`rag.bm25`), kept beside the store in the data dir
         and written in the same call as each change to the store."""
         return KeywordLog(self.settings.data_dir / "bm25" / f"{self.settings.corpus}.sqlite")
+
+    def _begin_change(self) -> str:
+        """Tell the keyword log's searchers a change is under way (so the store's new version
+        is not taken for a log left behind), then bump the version; returns the one before."""
+        try:
+            self.keywords().begin_write()
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("Could not mark the keyword log %s as being written (%s)", self.keywords().path, exc)
+        before = self.version()
+        self._bump_version()
+        return before
 
     def _log_change(self, rows: list[KeywordRow], removed: Sequence[str], *, expected: str, version: str) -> None:
         try:

@@ -148,3 +148,42 @@ def test_a_corrupt_keyword_log_is_set_aside_and_rebuilt(corpus: Settings) -> Non
     fresh = BM25Index(ChunkStore(corpus))
     assert fresh.search("storm coast", 5) == hits  # rebuilt from the store, no crash
     assert Path(f"{log_path}.corrupt").exists()
+
+
+def _age_the_stamp(log: KeywordLog, seconds: float) -> None:
+    import sqlite3
+    import time
+
+    with sqlite3.connect(log.path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'stamped_at'", (repr(time.time() - seconds),))
+
+
+def test_a_write_under_way_is_not_taken_for_a_stale_log(corpus: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by the load test: a search landing between a write's first version bump and its stamp,
+    # after a quiet spell, started a full rebuild of the log (10 s and +300 MB on 20k chunks).
+    store = ChunkStore(corpus)
+    index = BM25Index(store)
+    before = index.search("flood river", 5)
+    _age_the_stamp(store.keywords(), 3600)  # the last write was an hour ago
+    store._begin_change()  # a writer is between its bumps: the store is a version ahead of the log
+    assert store.keywords().state().version != store.version()
+    assert index.search("flood river", 5) == before
+    assert index._rebuilding is None
+    monkeypatch.setattr(bm25_module, "STALE_AFTER_S", 0.0)  # however long the write takes...
+    assert index.search("flood river", 5) == before and index._rebuilding is None  # ...it is under way
+    monkeypatch.setattr(bm25_module, "WRITER_GONE_S", 0.0)  # until its writer is taken for dead
+    index.search("flood river", 5)
+    assert index._rebuilding is not None
+    index.wait(60)
+    assert index.search("flood river", 5) == before and store.keywords().state().writing_since is None
+
+
+def test_a_new_version_is_given_time_before_the_log_counts_as_behind(corpus: Settings) -> None:
+    # A mismatch first seen now is not stale because the log's last stamp is old.
+    store = ChunkStore(corpus)
+    index = BM25Index(store)
+    index.search("flood river", 5)
+    _age_the_stamp(store.keywords(), 3600)
+    store._bump_version()  # a version the log lacks, with no writer's mark (as another replica's write)
+    index.search("flood river", 5)
+    assert index._rebuilding is None  # seen for the first time: wait STALE_AFTER_S

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused (HTTP 422).")
     max_request_mb: float = Field(20.0, gt=0, description="Larger HTTP request bodies are refused (HTTP 413).")
+    header_timeout: float = Field(
+        10.0, gt=0,
+        description="Seconds a connection to `rag serve` may take to send a request's line and headers, from "
+        "its opening or its last answer; then it is closed, so idle sockets cannot use up the server's files.",
+    )
     rate_limit: str = Field(
         "30/minute",
         description="Questions and searches per client (API key, embed token or IP), in the `limits` "

@@ -97,13 +97,30 @@ def make_client(settings: Settings) -> Any:
                 settings=chroma_settings,
             )
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        return _persistent_client(settings, chroma_settings)
     except Exception as exc:  # chromadb raises bare Exceptions for connection problems
         where = (
             f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
         )
         error = BackendUnavailable if settings.chroma_host else BackendError
         raise error(f"Cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _persistent_client(settings: Settings, chroma_settings: ChromaSettings) -> Any:
+    """The embedded client; a start that fails (out of files, say: Chroma's Rust core then
+    panics, which Python sees as a BaseException) leaves no half-started instance behind, so
+    the next call starts afresh once the cause is gone instead of failing for good."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    try:
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+        if isinstance(exc, Exception):
+            raise
+        raise BackendError(f"Cannot open the Chroma store at {settings.chroma_path}: {exc}") from exc
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -48,3 +48,14 @@ def needs_shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (only the developers' and CI machines have it)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the bundled sample ingested by a real `rag ingest` (corpus 'apitest'),
+    for the tests that start `rag serve` on it; one per test module."""
+    from tests.servers import rag_cli
+
+    d = tmp_path_factory.mktemp("sample")
+    assert rag_cli(d, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
+    return d

@@ -540,9 +540,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the chat (at /), the /embed page and the HTTP API (schema at /docs and /openapi.json)."""
     import logging
 
-    import uvicorn
-
     from ui.api import create_app
+    from ui.server import run
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("httpx", "chromadb", "bm25s"):
@@ -550,10 +549,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     settings = _settings(ctx)
     app = create_app(settings)
     click.echo(f"Chat on http://{host}:{port}/ (corpus '{settings.corpus}'); API docs at /docs. Ctrl+C stops.")
-    # uvicorn's own proxy-header handling, trusting only the configured proxies (its default
-    # trusts 127.0.0.1, which would let any local process choose its rate-limit key).
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=list(settings.trusted_proxies))
+    run(app, settings, host, port)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +24,8 @@ EMBED_SECRET = "embed-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("api")
-    assert rag_cli(d, "ingest", "--sample", "--quiet").wait(timeout=300) == 0
-    return d
+def data(sample_data: Path) -> Path:
+    return sample_data
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +203,34 @@ def test_open_webui_requests_replayed(server: str) -> None:
     chunks = [json.loads(e) for e in events[:-1]]
     assert "Khawaja Asif" in "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert chunks[-1]["usage"]["prompt_tokens"] > 0 and chunks[-2]["citations"]
+
+
+def test_connections_that_send_no_request_are_closed(data: Path) -> None:
+    # Found by the load test: uvicorn kept such connections for ever, each holding a file, until
+    # the server ran out of them. header_timeout (here 1 s) closes them; requests still work.
+    import socket
+    from urllib.parse import urlsplit
+
+    proc, url = serve(data, data / "idle.log", {"RAG_HEADER_TIMEOUT": "1"})
+    try:
+        where = urlsplit(url)
+        openings = [b"", b"GET /healthz HT", b"GET /healthz HTTP/1.1\r\nHost: x\r\n"]  # silent, half a line, no end
+        socks = []
+        for opening in openings:
+            s = socket.create_connection((where.hostname, where.port), timeout=10)
+            s.sendall(opening)
+            socks.append(s)
+        with httpx.Client(base_url=url, timeout=30) as client:  # a kept-alive client
+            assert client.get("/healthz").status_code == 200
+            started = time.monotonic()
+            for s in socks:
+                assert s.recv(1024) == b""  # closed by the server (recv waits up to 10 s)
+                s.close()
+            assert time.monotonic() - started < 8
+            assert client.get("/healthz").status_code == 200  # a new connection after the idle one closed
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        soft, hard = next(line for line in limits.splitlines() if line.startswith("Max open files")).split()[3:5]
+        assert soft == hard  # the soft open-files limit raised to the hard one
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

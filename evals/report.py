@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.run import ANSWERABILITY_GROUPS, BY_SOURCE_METRICS, METRICS, SOURCE_GROUPS, QuestionResult, as_jsonl_rows
+from evals.run import (
+    ANSWERABILITY_GROUPS,
+    BY_SOURCE_METRICS,
+    METRICS,
+    SOURCE_GROUPS,
+    QuestionResult,
+    as_jsonl_rows,
+)
+from rag.types import is_web_url
 
 
 def write(out_dir: Path, results: Sequence[QuestionResult], summary: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -242,7 +250,8 @@ def _question_html(r: QuestionResult) -> str:
             marked.append(e(text[last:start]) + "<mark>" + e(text[start:end]) + "</mark>")
             last = end
         marked.append(e(text[last:]))
-        link = f" <a href='{e(c['deep_link'])}'>source</a>" if c.get("deep_link") else ""
+        # Only web links: results.jsonl holds articles' URLs, which are data ("javascript:..." too).
+        link = f" <a href='{e(c['deep_link'])}'>source</a>" if is_web_url(c.get("deep_link")) else ""
         cites.append(
             f"<p><b>[{c['n']}]</b> {e(p['title'])} <span class='src'>{e(p['source'])} {e(p['published'])}"
             f"</span>{link}<br>{''.join(marked)}</p>"

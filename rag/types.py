@@ -15,6 +15,13 @@ from typing import Any, Literal
 from llama_index.core.schema import NodeWithScore
 
 
+def is_web_url(url: str | None) -> bool:
+    """True for an http(s) URL, the only kind a page may link to."""
+    from urllib.parse import urlsplit
+
+    return bool(url) and urlsplit(str(url)).scheme.lower() in ("http", "https")
+
+
 @dataclass(frozen=True)
 class Filters:
     """Metadata filters of a question: published date range and sources."""
@@ -100,8 +107,10 @@ class Citation:
 
     @property
     def deep_link(self) -> str:
-        """The source URL with a text fragment that scrolls to the supporting text."""
-        if not self.passage.url:
+        """The source URL with a text fragment that scrolls to the supporting text ('' for an
+        article without a web URL: articles are data, and a url of 'javascript:...' must never
+        become a link in a page that shows it)."""
+        if not is_web_url(self.passage.url):
             return ""
         from urllib.parse import quote
 

@@ -11,9 +11,8 @@ import functools
 import html
 import re
 from importlib import resources
-from urllib.parse import urlsplit
 
-from rag.types import Answer, Passage
+from rag.types import Answer, Passage, is_web_url
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -100,8 +99,7 @@ def panel_html(answers: list[Answer | None]) -> str:
 def _card(turn: int, n: int, passage: Passage, spans: tuple[tuple[int, int], ...], link: str) -> str:
     title = html.escape(passage.title or passage.url or passage.article_id)
     meta = " · ".join(html.escape(x) for x in (passage.source, passage.published) if x)
-    # Only web links: an article's url could be "javascript:..." (articles are data).
-    safe = urlsplit(link).scheme.lower() in ("http", "https")
+    safe = is_web_url(link)  # an article's url could be "javascript:..." (articles are data)
     heading = (
         f'<a href="{html.escape(link, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
         if safe else title

@@ -284,3 +284,85 @@ def test_eval_report_reads_as_a_page(browser: object, tmp_path: Path, hashing: o
     assert "Citations checked by the 'relations' judge" in page.locator(".lead").inner_text()
     _shot(page, "eval-report")
     page.close()
+
+
+# An article written to attack whoever reads it: scripts, an event handler, a javascript: link and
+# URL, CSS that would hide the page or cover it. Everything of it must stay text.
+_PWN = "window.__pwned = (window.__pwned || []).concat"
+HOSTILE_ARTICLE = {
+    "id": "hostile-1", "url": f"javascript:{_PWN}(['url'])", "source": "x.example", "published": "2026-02-06",
+    "title": f"<img src=x onerror=\"{_PWN}(['title'])\">Zanthor harbour reopens",
+    "text": (f"The harbour of Zanthor reopened on Monday after the storms. <script>{_PWN}(['script'])</script> "
+             f"<img src=x onerror=\"{_PWN}(['img'])\"> <a href=\"javascript:{_PWN}(['link'])\">details</a> "
+             "<style>body { display: none !important }</style> "
+             "<div style=\"position:fixed;inset:0;background:red;z-index:9999\">overlay</div> "
+             "The harbour master said 12 ships docked on the first day."),
+}
+HOSTILE_QUESTION = "How many ships docked at Zanthor harbour on the first day?"
+
+
+def _inert(page: object, dialogs: list[str]) -> None:
+    assert page.evaluate("window.__pwned === undefined"), page.evaluate("window.__pwned")  # type: ignore[attr-defined]
+    assert not dialogs
+    assert page.evaluate("getComputedStyle(document.body).display") != "none"  # type: ignore[attr-defined]
+    assert page.locator("a[href^='javascript:'], [onerror], script:not([src])").evaluate_all(  # type: ignore[attr-defined]
+        "els => els.filter(e => (e.textContent || '').includes('__pwned') || "
+        "(e.getAttribute('href') || e.getAttribute('onerror') || '').includes('__pwned')).length") == 0
+    assert page.locator("div[style*='position:fixed']").count() == 0  # type: ignore[attr-defined]
+
+
+def test_a_hostile_article_is_inert_in_the_chat_and_embed(app: tuple[str, Path], browser: object) -> None:
+    import httpx
+
+    url, _ = app
+    posted = httpx.post(f"{url}/api/ingest", json={"articles": [HOSTILE_ARTICLE]}, timeout=120).json()
+    assert posted["added"] == 1, posted
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.locator("#rag-question textarea").fill(HOSTILE_QUESTION)
+        page.locator("#rag-ask").click()
+        page.locator("#rag-chat a.rag-cite").first.wait_for(timeout=90_000)
+        assert "12" in page.locator("#rag-chat .rag-answer").last.inner_text()
+        page.wait_for_timeout(1000)  # an onerror would have fired by now
+        assert "overlay</div>" in page.locator("#rag-panel").inner_text()  # the markup shown as text
+        _inert(page, dialogs)
+        _shot(page, "chat-hostile-article")
+
+        page.goto(f"{url}/embed")
+        page.locator("#question").fill(HOSTILE_QUESTION)
+        page.locator("#send").click()
+        page.locator("a.rag-cite").first.wait_for(timeout=90_000)
+        page.wait_for_timeout(1000)
+        _inert(page, dialogs)
+        page.close()
+    finally:
+        httpx.delete(f"{url}/api/articles/hostile-1", timeout=60)
+
+
+def test_a_hostile_article_and_question_are_inert_in_the_eval_report(
+    browser: object, tmp_path: Path, hashing: object
+) -> None:
+    from click.testing import CliRunner
+
+    from ui.cli import cli
+
+    base = ["--data-dir", str(tmp_path / "data"), "--corpus", "hostilereport"]
+    env = {"RAG_EMBED_BACKEND": "hashing"}
+    articles = tmp_path / "a.jsonl"
+    articles.write_text(json.dumps(HOSTILE_ARTICLE) + "\n")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "h1", "question": f"<script>{_PWN}(['question'])</script> {HOSTILE_QUESTION}",
+                                "answer": "12", "answerable": True, "question_date": "2026-02-07"}) + "\n")
+    assert CliRunner().invoke(cli, [*base, "ingest", str(articles)], env=env).exit_code == 0
+    ran = CliRunner().invoke(cli, [*base, "eval", "--gold", str(gold), "--out", str(tmp_path / "out"), "-q"], env=env)
+    assert ran.exit_code in (0, 1), ran.output  # 1: below the thresholds, which a one-question set may be
+    page = browser.new_page()  # type: ignore[attr-defined]
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto((tmp_path / "out" / "report.html").as_uri())
+    page.wait_for_timeout(1000)
+    _inert(page, dialogs)
+    page.close()

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import RagError
 from rag.pipeline import Engine
-from rag.types import Answer
+from rag.types import Answer, is_web_url
 from ui.auth import Caller
 from ui.deps import Limited, Svc, corpus_for
 
@@ -209,7 +209,7 @@ def _stream(
 def citation_detail(c: dict[str, Any]) -> dict[str, Any]:
     """One citation of an Answer's dict as clients show it: source, date, link, quotes."""
     p = c["passage"]
-    return {"n": c["n"], "url": p["url"], "title": p["title"], "source": p["source"], "published": p["published"],
+    return {"n": c["n"], "url": p["url"] if is_web_url(p["url"]) else "", "title": p["title"], "source": p["source"], "published": p["published"],
             "article_id": p["article_id"], "deep_link": c["deep_link"], "quotes": [p["text"][s:e] for s, e in c["spans"]]}
 
 

@@ -211,3 +211,58 @@ def test_migrate_copies_a_corpus_to_the_server(tmp_path: Path, chroma_server: in
     # The copy is a working corpus: ingest sees it as complete, retrieval finds its articles.
     assert ingest([write_jsonl(tmp_path / "a.jsonl", [article(i) for i in range(5)])], served).unchanged == 5
     assert Engine(served, embedder=hashing).search("wildfire report meeting")
+
+
+def test_chroma_restarted_under_load(tmp_path: Path) -> None:
+    """Four clients ask without pause while the Chroma server is killed and started again: each
+    answer is the one from before or a 503 naming the Chroma server, never another error; once
+    Chroma is back every client gets answers again, the same as before."""
+    import threading
+    import time
+
+    port, data = free_port(), tmp_path / "server-data"
+    chroma = start_chroma(data, port, tmp_path / "chroma.log")
+    env = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port), "RAG_RATE_LIMIT": ""}
+    app, url = serve(tmp_path / "replica", tmp_path / "serve.log", env)
+    story = {"id": "s0", "url": "https://z.example/0", "published": "2026-02-03",
+             "text": "The harbour of Port Alder handled 1,200 ships on Monday, officials said."}
+    q = {"question": "How many ships did the harbour of Port Alder handle?"}
+    seen: list[tuple[float, int, str]] = []
+    try:
+        assert httpx.post(f"{url}/api/ingest", json={"articles": [story]}, timeout=120).json()["added"] == 1
+        reference = httpx.post(f"{url}/api/ask", json=q, timeout=60).json()["text"]
+        started, stop = time.monotonic(), threading.Event()
+
+        def client() -> None:
+            with httpx.Client(base_url=url, timeout=30) as c:
+                while not stop.is_set():
+                    res = c.post("/api/ask", json=q)
+                    body = res.json()
+                    seen.append((time.monotonic() - started, res.status_code, body.get("text") or body.get("error", "")))
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(3)
+        chroma.kill()
+        chroma.wait(timeout=30)
+        down_at = time.monotonic() - started
+        time.sleep(3)
+        chroma = start_chroma(data, port, tmp_path / "chroma.log")  # same data, same port
+        up_at = time.monotonic() - started
+        time.sleep(4)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+        chroma.terminate()
+        chroma.wait(timeout=30)
+    statuses = {s for _, s, _ in seen}
+    assert statuses <= {200, 503}, statuses
+    assert all(text == reference for _, s, text in seen if s == 200)
+    assert all("Chroma server" in text for _, s, text in seen if s == 503)
+    assert any(s == 503 for t, s, _ in seen if down_at < t < up_at)  # the outage was seen...
+    assert any(s == 200 for t, s, _ in seen if t < down_at) and any(s == 200 for t, s, _ in seen if t > up_at + 1)
+    assert [s for t, s, _ in seen if t > up_at + 2] and all(s == 200 for t, s, _ in seen if t > up_at + 2)  # ...and over

@@ -195,7 +195,7 @@ def ingest_json(body: IngestIn, svc: Svc) -> dict[str, Any]:
 
 @router.post("/api/ingest/file", dependencies=[Depends(writer)])
 def ingest_file(svc: Svc, file: UploadFile = File(...)) -> dict[str, Any]:
-    """Ingest one uploaded file (JSONL, .txt, .md, .html or .pdf)."""
+    """Ingest one uploaded file, of any format `rag ingest` reads (README, "Input formats")."""
     name = Path(file.filename or "upload.txt").name
     with svc.engines.upload_dir() as staging:
         path = staging / name

@@ -187,8 +187,6 @@ async def _reference(url: str, questions: Sequence[GoldQuestion]) -> dict[str, s
     return out
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # The run and its figures
 

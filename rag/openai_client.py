@@ -51,7 +51,7 @@ def translate(exc: BaseException, settings: Settings, *, embeddings: bool = Fals
         return BackendError(f"Cannot reach the {kind} server at {host}: is it running?")
     if isinstance(exc, openai.APIStatusError):
         return BackendError(f"{where} answered {exc.status_code}: {exc.message}")
-    if isinstance(exc, (openai.APIError, openai.OpenAIError)):  # malformed responses and the like
+    if isinstance(exc, openai.OpenAIError):  # malformed responses and the like
         return BackendError(f"{where} sent a bad response: {exc}")
     if isinstance(exc, (ValueError, KeyError, AttributeError, IndexError, TypeError)):
         # The client surfaces undecodable stream events as plain JSON errors.

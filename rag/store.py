@@ -110,14 +110,12 @@ def _persistent_client(settings: Settings, chroma_settings: ChromaSettings) -> A
     """The embedded client; a start that fails (out of files, say: Chroma's Rust core then
     panics, which Python sees as a BaseException) leaves no half-started instance behind, so
     the next call starts afresh once the cause is gone instead of failing for good."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
     try:
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+        _forget_instance(settings)
         if isinstance(exc, Exception):
             raise
         raise BackendError(f"Cannot open the Chroma store at {settings.chroma_path}: {exc}") from exc
@@ -175,13 +173,18 @@ def _reopen(settings: Settings) -> None:
     After a failed write (a full disk: "Error in compaction"), Chroma's embedded instance
     blocks the next write for good, holding the GIL, so the whole process hangs (seen with
     chromadb 1.5 in tests/index/test_disk_full.py). A new instance reads the same files and
-    works: so forget the failed one, which chromadb keeps per path for the process.
+    works: so forget the failed one.
     """
+    _forget_instance(settings)
+    _FAILURES[str(settings.chroma_path)] += 1
+
+
+def _forget_instance(settings: Settings) -> None:
+    """Drop the embedded Chroma instance chromadb keeps per path for the process (it has no
+    public call for one path), so the next client of that path starts a new one."""
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    path = str(settings.chroma_path)
-    SharedSystemClient._identifier_to_system.pop(path, None)
-    _FAILURES[path] += 1
+    SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
 
 
 # Below this much free space, a failed write is taken for a full disk: Chroma reports one only
